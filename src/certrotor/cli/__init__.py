@@ -1,0 +1,1 @@
+"""The ``certrotor`` command line: parses input, calls services, prints tables or JSON."""
