@@ -201,7 +201,9 @@ def check_public_key_accepted(public_key: object) -> PublicKey:
 
 def jws_algorithm_for_key(key: PrivateKey | PublicKey) -> str:
     """The JWS ``alg`` NetSuite accepts for this key: PS256 for RSA, ES256/384/512 for EC."""
-    public_key = key.public_key() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else key
+    public_key = (
+        key.public_key() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else key
+    )
     checked = check_public_key_accepted(public_key)
     if isinstance(checked, ec.EllipticCurvePublicKey):
         return _EC_ALGORITHMS[checked.curve.name]
@@ -210,7 +212,9 @@ def jws_algorithm_for_key(key: PrivateKey | PublicKey) -> str:
 
 def key_algorithm_name(key: PrivateKey | PublicKey) -> str:
     """NetSuite's ``algorithm`` field: ``RSA`` or ``EC``."""
-    return "EC" if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) else "RSA"
+    return (
+        "EC" if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) else "RSA"
+    )
 
 
 def fingerprint_sha256(certificate: x509.Certificate) -> str:

@@ -41,12 +41,8 @@ def keygen(
     key: Annotated[
         str, typer.Option("--key", help="ec-p256, ec-p384, ec-p521, rsa-3072 or rsa-4096.")
     ] = "ec-p256",
-    validity_days: Annotated[
-        int, typer.Option("--validity-days", help="At most 730 (two years).")
-    ] = 365,
-    subject: Annotated[
-        str, typer.Option("--subject", help="Certificate common name.")
-    ] = "certrotor",
+    validity_days: Annotated[int, typer.Option("--validity-days", help="At most 730 (two years).")] = 365,
+    subject: Annotated[str, typer.Option("--subject", help="Certificate common name.")] = "certrotor",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -77,11 +73,10 @@ def keygen(
             }
         )
         return
+    console.print(f"Wrote private key [bold]{key_out}[/] (mode 0600) and certificate [bold]{cert_out}[/].")
     console.print(
-        f"Wrote private key [bold]{key_out}[/] (mode 0600) and certificate [bold]{cert_out}[/]."
-    )
-    console.print(
-        f"{info.key_type} {info.curve or info.key_size}, {info.jws_algorithm}, valid until {format_time(info.not_after)}"
+        f"{info.key_type} {info.curve or info.key_size}, {info.jws_algorithm}, "
+        f"valid until {format_time(info.not_after)}"
     )
     console.print(f"SHA-256 {info.fingerprint_sha256}")
 

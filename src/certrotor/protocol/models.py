@@ -61,7 +61,10 @@ class EntityRoleId(_Model):
 
 
 class UploadCertificateResponse(_Model):
-    """Answer to an upload; Oracle's variants add ``application_id`` and drop ``installation_id``/``valid``."""
+    """Answer to an upload.
+
+    Oracle's documented variant adds ``application_id`` and drops ``installation_id`` and ``valid``.
+    """
 
     entity_role_id: EntityRoleId
     certificate_id: str
