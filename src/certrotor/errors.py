@@ -10,7 +10,9 @@ Callers catch by meaning, never by message text::
     │   ├── NotFoundError               unknown credential, account or version
     │   ├── AlreadyExistsError          a name that is already taken
     │   ├── MasterKeyError              wrong or missing master key: a key cannot be decrypted
+    │   │   └── TamperedDataError       right master key, but a sealed row was altered or moved
     │   └── LeaseLostError              another daemon took over this credential
+    │       └── CredentialBusyError     another process holds the credential's lease (claim refused)
     ├── RemoteError                     anything NetSuite (or the emulator) answered badly
     │   ├── RemoteUnavailableError      transport failure, timeout, 429 or 5xx after retries
     │   ├── NetSuiteAPIError            a REST error body with ``o:errorDetails``
@@ -81,9 +83,23 @@ class MasterKeyError(StoreError):
     )
 
 
+class TamperedDataError(MasterKeyError):
+    """The master key is right but a sealed secret fails authentication (altered or moved row)."""
+
+    code = "tampered"
+    default_hint = "the database row was altered; restore it from a backup."
+
+
 class LeaseLostError(StoreError):
     code = "lease_lost"
     default_hint = "another certrotor process now holds this credential; nothing to do."
+
+
+class CredentialBusyError(LeaseLostError):
+    """A claim was refused because another process holds a live lease on the credential."""
+
+    code = "credential_busy"
+    default_hint = "another certrotor process is rotating it; wait for it to finish and retry."
 
 
 class RemoteError(CertrotorError):
