@@ -20,10 +20,12 @@ Callers catch by meaning, never by message text::
     │   │   ├── PermissionDeniedError   403: the role may not manage certificates
     │   │   └── RemoteNotFoundError     404: unknown client, certificate or record
     │   │       └── RecordNotFoundError Certificate "custcertificate_..." not found (seed 004)
-    │   └── TokenRequestError           RFC 6749 error from the token endpoint
+    │   ├── TokenRequestError           RFC 6749 error from the token endpoint
+    │   └── UploadOutcomeUnknown        an upload got no clear answer: list before uploading again
     ├── RotationError                   a rotation step could not complete
     │   └── VerificationError           the new certificate could not obtain a token
-    └── SignatureError                  an inbound signed request was refused
+    ├── SignatureError                  an inbound signed request was refused
+    └── LoginError                      the authorization code grant (``certrotor login``) failed
 
 No message, repr or hint may contain a private key or a token: build them from identifiers only.
 """
@@ -171,6 +173,19 @@ class TokenRequestError(RemoteError):
         self.status_code = status_code
 
 
+class UploadOutcomeUnknown(RemoteError):  # noqa: N818 - reads as the state it reports
+    """An upload was sent but got no clear answer (transport error or 5xx): it may or may not exist.
+
+    Never upload again blindly: list the certificates and adopt the one that matches first.
+    """
+
+    code = "upload_outcome_unknown"
+    default_hint = (
+        "list the certificates (`certrotor list`) and adopt the one with this certificate's "
+        "fingerprint before uploading again; the rotation service does this by itself."
+    )
+
+
 class RotationError(CertrotorError):
     code = "rotation"
 
@@ -183,6 +198,20 @@ class SignatureError(CertrotorError):
     """An inbound signed request was refused; ``reason`` is a short machine word."""
 
     code = "bad_signature"
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class LoginError(CertrotorError):
+    """The authorization code grant failed; ``reason`` is a short machine word.
+
+    Reasons: ``access_denied`` (the user declined), ``state_mismatch`` (a redirect that this
+    login did not start), ``timeout`` (no redirect in time), ``missing_code``, ``server_error``.
+    """
+
+    code = "login_failed"
 
     def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
