@@ -24,6 +24,7 @@ Callers catch by meaning, never by message text::
     │   └── UploadOutcomeUnknown        an upload got no clear answer: list before uploading again
     ├── RotationError                   a rotation step could not complete
     │   └── VerificationError           the new certificate could not obtain a token
+    ├── DeliveryError                   the key and certificate files could not be written
     ├── SignatureError                  an inbound signed request was refused
     └── LoginError                      the authorization code grant (``certrotor login``) failed
 
@@ -192,6 +193,13 @@ class RotationError(CertrotorError):
 
 class VerificationError(RotationError):
     code = "verification_failed"
+
+
+class DeliveryError(CertrotorError):
+    """Writing the current key, certificate or metadata into the delivery directory failed."""
+
+    code = "delivery_failed"
+    default_hint = "check that the delivery directory exists on a writable disk with free space."
 
 
 class SignatureError(CertrotorError):
