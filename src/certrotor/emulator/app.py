@@ -1,0 +1,111 @@
+"""The emulator's FastAPI application: one router per area, NetSuite-shaped errors, body limit, faults.
+
+Add an area (e.g. certificate records) as a module in ``routes/`` with its own ``APIRouter`` and
+list it in ``ROUTERS``; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certrotor.emulator.config import EmulatorConfig
+from certrotor.emulator.middleware import BodyLimitMiddleware, FaultInjectionMiddleware
+from certrotor.emulator.problems import (
+    INVALID_CONTENT,
+    METHOD_NOT_ALLOWED,
+    NONEXISTENT_ID,
+    UNEXPECTED_ERROR,
+    NetSuiteRefusalError,
+    OAuthRefusalError,
+    netsuite_error_body,
+)
+from certrotor.emulator.routes import admin, authorize, certificates, record, token
+from certrotor.emulator.runtime import EmulatorRuntime
+from certrotor.emulator.state import EmulatorState
+from certrotor.errors import AlreadyExistsError, CertrotorError, NotFoundError
+
+ROUTERS = (token.router, authorize.router, certificates.router, record.router, admin.router)
+EMULATOR_VERSION = "1.0.0"
+
+_log = logging.getLogger(__name__)
+
+
+def _netsuite_error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse(netsuite_error_body(status, code, detail), status_code=status)
+
+
+async def _on_netsuite_refusal(request: Request, error: Exception) -> Response:
+    assert isinstance(error, NetSuiteRefusalError)
+    return error.response()
+
+
+async def _on_oauth_refusal(request: Request, error: Exception) -> Response:
+    assert isinstance(error, OAuthRefusalError)
+    return error.response()
+
+
+async def _on_certrotor_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, CertrotorError)
+    if isinstance(error, NotFoundError):
+        return _netsuite_error(404, NONEXISTENT_ID, error.message)
+    status = 409 if isinstance(error, AlreadyExistsError) else 400
+    return _netsuite_error(status, INVALID_CONTENT, error.message)
+
+
+async def _on_validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'body'}: {problem['msg']}"
+        for problem in error.errors()
+    )
+    return _netsuite_error(400, INVALID_CONTENT, f"Invalid request: {problems}.")
+
+
+async def _on_http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        return _netsuite_error(404, NONEXISTENT_ID, f"Nothing is found at {request.url.path}.")
+    if error.status_code == 405:
+        return _netsuite_error(405, METHOD_NOT_ALLOWED, f"{request.method} is not allowed here.")
+    return _netsuite_error(error.status_code, INVALID_CONTENT, str(error.detail))
+
+
+async def _on_unexpected(request: Request, error: Exception) -> Response:
+    _log.error("emulator failure on %s %s", request.method, request.url.path, exc_info=error)
+    return _netsuite_error(500, UNEXPECTED_ERROR, "An unexpected error occurred in the emulator.")
+
+
+def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> FastAPI:
+    """A NetSuite-compatible ASGI app over ``state``; ``config`` may later change at runtime."""
+    runtime = EmulatorRuntime(state, config or EmulatorConfig())
+    app = FastAPI(
+        title="certrotor NetSuite emulator",
+        version=EMULATOR_VERSION,
+        description="NetSuite's OAuth 2.0 token, authorization and certificate endpoints, emulated.",
+        docs_url="/_emulator/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(NetSuiteRefusalError, _on_netsuite_refusal)
+    app.add_exception_handler(OAuthRefusalError, _on_oauth_refusal)
+    app.add_exception_handler(CertrotorError, _on_certrotor_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    # Added last is outermost: the body limit runs first, then the faults.
+    app.add_middleware(FaultInjectionMiddleware, runtime=runtime)
+    app.add_middleware(BodyLimitMiddleware, runtime=runtime)
+    return app
+
+
+def runtime_of(app: FastAPI) -> EmulatorRuntime:
+    """The runtime behind an app made by :func:`create_app` (for in-process tools)."""
+    runtime: EmulatorRuntime = app.state.runtime
+    return runtime

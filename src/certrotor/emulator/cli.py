@@ -1,0 +1,148 @@
+"""``certrotor emulator init|serve``: create the demo tenant, and serve the emulator with uvicorn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from certrotor.emulator.app import create_app
+from certrotor.emulator.config import EmulatorConfig
+from certrotor.emulator.server import bind_socket, build_server
+from certrotor.emulator.state import EmulatorState
+from certrotor.emulator.tenant import DemoTenant, ensure_demo_tenant, init_demo
+from certrotor.errors import CertrotorError, InputError
+
+emulator_app = typer.Typer(
+    name="emulator",
+    help="A NetSuite-compatible emulator (token, authorization and certificate endpoints).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+StateOption = Annotated[
+    Path, typer.Option("--state", help="The emulator's SQLite state file.", dir_okay=False)
+]
+Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _config_error(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"invalid emulator option {where}: {problem['msg']}." if where else f"{problem['msg']}."
+
+
+def _describe(tenant: DemoTenant, state: Path) -> str:
+    return "\n".join(
+        [
+            f"Emulator state: {state}",
+            f"Account ID:     {tenant.account_id} (company {tenant.company_id})",
+            f"Client ID:      {tenant.client_id}",
+            f"Application ID: {tenant.application_id}",
+            f"Entity ID:      {tenant.entity_id}",
+            f"Role ID:        {tenant.role_id} (Administrator)",
+            f"Admin token:    {tenant.admin_token}",
+        ]
+    )
+
+
+@emulator_app.command("init")
+def init_command(
+    state: StateOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Create the demo account, integration, entity, role and management token (kept if present)."""
+    try:
+        tenant = init_demo(state)
+    except CertrotorError as error:
+        _fail(str(error))
+    if as_json:
+        typer.echo(json.dumps({**tenant.to_json(), "state": str(state)}))
+    else:
+        typer.echo(_describe(tenant, state))
+
+
+@emulator_app.command("serve")
+def serve_command(
+    state: StateOption,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8765,
+    max_per_integration: Annotated[
+        int, typer.Option(min=1, help="Active certificates per integration (NetSuite: 5).")
+    ] = 5,
+    max_per_combination: Annotated[
+        int | None,
+        typer.Option(min=1, help="Active certificates per (entity, role); 1 forces revoke-then-upload."),
+    ] = None,
+    clock_tolerance: Annotated[int, typer.Option(min=0, help="Seconds of clock skew accepted.")] = 60,
+    public_base_url: Annotated[
+        str | None, typer.Option(help="Extra base URL accepted as assertion audience.")
+    ] = None,
+    error_rate: Rate = 0.0,
+    rate_limit_rate: Rate = 0.0,
+    retry_after: Annotated[int, typer.Option(min=0, help="Retry-After of injected 429s.")] = 1,
+    slow_seconds: Annotated[float, typer.Option(min=0.0, help="Delay of slowed requests.")] = 0.0,
+    drop_rate: Rate = 0.0,
+    after_commit_error_rate: Rate = 0.0,
+    after_commit_drop_rate: Rate = 0.0,
+    max_faults: Annotated[int | None, typer.Option(min=0, help="Stop faults after this many.")] = None,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault dice.")] = None,
+    dash_certificate_ids: Annotated[bool, typer.Option(help="Make certificate IDs begin with '-'.")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the emulator until interrupted (Ctrl-C)."""
+    if not state.exists():
+        _fail(
+            str(
+                InputError(
+                    f"The emulator state file {state} does not exist.",
+                    hint=f"run `certrotor emulator init --state {state}` first.",
+                )
+            )
+        )
+    try:
+        config = EmulatorConfig(
+            max_active_per_integration=max_per_integration,
+            max_active_per_combination=max_per_combination,
+            clock_tolerance_seconds=clock_tolerance,
+            public_base_url=public_base_url,
+            error_rate=error_rate,
+            rate_limit_rate=rate_limit_rate,
+            retry_after_seconds=retry_after,
+            slow_seconds=slow_seconds,
+            drop_rate=drop_rate,
+            after_commit_error_rate=after_commit_error_rate,
+            after_commit_drop_rate=after_commit_drop_rate,
+            max_faults=max_faults,
+            fault_seed=fault_seed,
+            dash_certificate_ids=dash_certificate_ids,
+        )
+    except ValidationError as error:
+        _fail(_config_error(error))
+    try:
+        emulator_state = EmulatorState.open(state)
+        tenant = ensure_demo_tenant(emulator_state)
+        sock = bind_socket(host, port)
+    except CertrotorError as error:
+        _fail(str(error))
+    try:
+        bound_port = sock.getsockname()[1]
+        shown_host = f"[{host}]" if ":" in host else host
+        typer.echo(
+            f"NetSuite emulator on http://{shown_host}:{bound_port} "
+            f"(account {tenant.account_id}, client ID {tenant.client_id}); Ctrl-C stops it.",
+            err=True,
+        )
+        server = build_server(create_app(emulator_state, config), log_level=log_level.lower())
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        emulator_state.close()

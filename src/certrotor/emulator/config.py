@@ -1,0 +1,103 @@
+"""The emulator's behaviour knobs: NetSuite's limits (configurable where uncertain) and injected faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FAULT_FIELDS = frozenset(
+    {
+        "error_rate",
+        "error_status",
+        "rate_limit_rate",
+        "retry_after_seconds",
+        "slow_seconds",
+        "slow_rate",
+        "drop_rate",
+        "after_commit_error_rate",
+        "after_commit_drop_rate",
+        "max_faults",
+        "fault_seed",
+    }
+)
+"""The fields of :class:`EmulatorConfig` that ``/_emulator/faults`` reads and changes."""
+
+
+class EmulatorConfig(BaseModel):
+    """How strict the emulator is and which faults it injects; changeable at runtime (admin API).
+
+    Faults apply to the token endpoint and the certificate endpoints only. ``error_rate``,
+    ``rate_limit_rate`` and ``drop_rate`` strike *before* the request is handled (nothing is
+    stored); ``after_commit_error_rate`` and ``after_commit_drop_rate`` strike *after* a successful
+    upload or revoke was stored, so the client never learns that it worked: that is how duplicate
+    uploads are provoked.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    clock_tolerance_seconds: int = Field(default=60, ge=0, le=3600)
+    """Leeway for ``iat``/``exp``/``nbf`` of client assertions (clock skew between hosts)."""
+    max_active_per_integration: int = Field(default=5, ge=1)
+    """NetSuite: at most five active (unrevoked, unexpired) certificates per integration record."""
+    max_active_per_combination: int | None = Field(default=None, ge=1)
+    """Cap per (integration, entity, role); ``None`` is no cap, ``1`` models revoke-then-upload."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    token_lifetime_seconds: int = Field(default=3600, ge=1, le=86400)
+    authorization_code_lifetime_seconds: int = Field(default=600, ge=1)
+    refresh_token_lifetime_seconds: int = Field(default=7 * 86400, ge=1)
+    require_jti: bool = False
+    """Refuse assertions without ``jti``; otherwise a hash of the assertion guards against replay."""
+    public_base_url: str | None = None
+    """Extra base URL accepted in an assertion's ``aud`` (e.g. behind a proxy)."""
+    dash_certificate_ids: bool = False
+    """Make every new certificate ID begin with ``-`` (real ones sometimes do) to test CLIs."""
+
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability of a 5xx answer before handling."""
+    error_status: int = Field(default=503, ge=500, le=599)
+    rate_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability of a 429 answer with ``Retry-After``."""
+    retry_after_seconds: int = Field(default=1, ge=0, le=3600)
+    slow_seconds: float = Field(default=0.0, ge=0.0, le=120.0)
+    """Delay added to a request picked with ``slow_rate``."""
+    slow_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability of closing the connection without any answer, before handling."""
+    after_commit_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability of a 5xx answer after an upload or revoke was stored."""
+    after_commit_drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability of closing the connection after an upload or revoke was stored."""
+    max_faults: int | None = Field(default=None, ge=0)
+    """Stop injecting faults after this many (``None``: no limit)."""
+    fault_seed: int | None = None
+    """Seed of the fault dice, for reproducible runs."""
+
+    @model_validator(mode="after")
+    def _check_rates(self) -> EmulatorConfig:
+        before = self.error_rate + self.rate_limit_rate + self.drop_rate
+        after = self.after_commit_error_rate + self.after_commit_drop_rate
+        if before > 1.0 or after > 1.0:
+            raise ValueError("fault probabilities of one phase must add up to at most 1")
+        return self
+
+    @property
+    def faults_enabled(self) -> bool:
+        return any(
+            (
+                self.error_rate,
+                self.rate_limit_rate,
+                self.drop_rate,
+                self.slow_seconds,
+                self.after_commit_error_rate,
+                self.after_commit_drop_rate,
+            )
+        )
+
+    def faults(self) -> dict[str, Any]:
+        """The fault settings alone, as the admin endpoint shows them."""
+        return self.model_dump(include=set(FAULT_FIELDS))
+
+    def updated(self, **changes: Any) -> EmulatorConfig:
+        """A validated copy with ``changes`` applied (unknown names are refused)."""
+        return EmulatorConfig.model_validate({**self.model_dump(), **changes})

@@ -1,0 +1,80 @@
+"""What every route needs: the shared runtime, bearer authentication, JSON bodies, error docs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from certrotor.emulator.problems import (
+    INSUFFICIENT_PERMISSION,
+    INVALID_CONTENT,
+    NONEXISTENT_ID,
+    NetSuiteRefusalError,
+)
+from certrotor.emulator.runtime import EmulatorRuntime
+from certrotor.emulator.state import IntegrationRecord, IssuedToken
+from certrotor.protocol.models import NetSuiteErrorBody
+
+bearer_scheme = HTTPBearer(auto_error=False, description="A NetSuite access token.")
+
+
+def get_runtime(request: Request) -> EmulatorRuntime:
+    runtime: EmulatorRuntime = request.app.state.runtime
+    return runtime
+
+
+def bearer_header(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return None if credentials is None else f"{credentials.scheme} {credentials.credentials}"
+
+
+def authenticate_manager(
+    runtime: EmulatorRuntime, credentials: HTTPAuthorizationCredentials | None, client_id: str
+) -> tuple[IssuedToken, IntegrationRecord]:
+    """401 for a bad token, 403 for a role that may not manage certificates, 404 for a strange client."""
+    token = runtime.issuer.verify_bearer(bearer_header(credentials))
+    if not token.grant.role.may_manage_certificates:
+        raise NetSuiteRefusalError(
+            403,
+            INSUFFICIENT_PERMISSION,
+            f"The role {token.grant.role.name!r} ({token.grant.role.id}) lacks the permission "
+            "'OAuth 2.0 Authorized Applications Management'; use the Administrator role or "
+            "grant the permission.",
+        )
+    integration = runtime.state.find_integration(client_id)
+    # A client of another account is as unknown to this token as one that does not exist.
+    if integration is None or integration.account.pk != token.grant.integration.account.pk:
+        raise NetSuiteRefusalError(
+            404, NONEXISTENT_ID, f"No integration record with client ID {client_id} exists."
+        )
+    return token, integration
+
+
+def parse_json_body(body: bytes, content_type: str | None) -> Any:
+    """The JSON a NetSuite REST call must carry, or a 400 that says what is wrong."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise NetSuiteRefusalError(
+            400,
+            INVALID_CONTENT,
+            f"The request body must be JSON (Content-Type: application/json), not {media_type}.",
+        )
+    if not body.strip():
+        raise NetSuiteRefusalError(400, INVALID_CONTENT, "The request body is empty; send a JSON object.")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise NetSuiteRefusalError(400, INVALID_CONTENT, "The request body is not UTF-8 text.") from None
+    except json.JSONDecodeError as error:
+        raise NetSuiteRefusalError(
+            400,
+            INVALID_CONTENT,
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}.",
+        ) from None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of NetSuite error answers for ``statuses``."""
+    return {status: {"description": "NetSuite REST error", "model": NetSuiteErrorBody} for status in statuses}

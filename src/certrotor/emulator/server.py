@@ -1,0 +1,66 @@
+"""Running the emulator under uvicorn: a bound loopback socket and a protocol that can drop connections."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from certrotor.emulator.middleware import TRANSPORT_EXTENSION
+from certrotor.errors import ConfigError
+
+
+class DroppingH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol that hands each request its transport, so faults can drop it."""
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        # The request task is created above but runs later, so the scope can still be extended.
+        scope: dict[str, Any] | None = self.scope  # type: ignore[assignment]
+        if scope is not None:
+            scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one. Errors say what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {error.strerror or error}.",
+            hint="choose another --port (or 0 for any free one) or stop what uses it.",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_server(
+    app: FastAPI,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    configure_logging: bool = True,
+) -> uvicorn.Server:
+    """A uvicorn server for ``app``; start it with ``server.run(sockets=[bind_socket(...)])``.
+
+    ``configure_logging=False`` leaves the host process's logging alone (in-process use).
+    """
+    config = uvicorn.Config(
+        app,
+        log_config=uvicorn.config.LOGGING_CONFIG if configure_logging else None,
+        http=DroppingH11Protocol,
+        lifespan="off",
+        log_level=log_level,
+        access_log=access_log,
+        ws="none",
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)

@@ -1,0 +1,106 @@
+"""The demo tenant: one account, integration, entity and Administrator role mapped for M2M, and a token.
+
+Its names follow the seed's samples (account ``TSTDRV1234567``, company ``4030059``, integration
+"Test Integration", entity 7 "Infra Auth", role 3 "Administrator").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certrotor.emulator.state import DemoTenantRecord, EmulatorState, TokenGrant
+from certrotor.emulator.tokens import MANAGEMENT_TOKEN_LIFETIME_SECONDS, TokenIssuer
+from certrotor.errors import NotFoundError
+
+DEMO_ACCOUNT_ID = "TSTDRV1234567"
+DEMO_COMPANY_ID = "4030059"
+DEMO_INTEGRATION_NAME = "Test Integration"
+DEMO_ENTITY_ID = 7
+DEMO_ENTITY_NAME = "Infra Auth"
+DEMO_ROLE_ID = 3
+DEMO_ROLE_NAME = "Administrator"
+DEMO_SCOPES = ("rest_webservices", "restlets")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoTenant:
+    """What a test or a user needs to talk to the demo tenant; ``repr`` hides the token."""
+
+    account_id: str
+    company_id: str
+    client_id: str
+    application_id: str
+    integration_id: int
+    entity_id: int
+    role_id: int
+    admin_token: str = field(repr=False)
+
+    @classmethod
+    def from_record(cls, record: DemoTenantRecord) -> DemoTenant:
+        integration = record.integration
+        return cls(
+            account_id=integration.account.account_id,
+            company_id=integration.account.company_id,
+            client_id=integration.client_id,
+            application_id=integration.application_id,
+            integration_id=integration.internal_id,
+            entity_id=record.entity.id,
+            role_id=record.role.id,
+            admin_token=record.admin_token,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, the token included: for ``certrotor emulator init --json``."""
+        return {
+            "account_id": self.account_id,
+            "company_id": self.company_id,
+            "client_id": self.client_id,
+            "application_id": self.application_id,
+            "integration_id": self.integration_id,
+            "entity_id": self.entity_id,
+            "role_id": self.role_id,
+            "admin_token": self.admin_token,
+        }
+
+
+def ensure_demo_tenant(state: EmulatorState) -> DemoTenant:
+    """The state's demo tenant, created when missing; an existing one is returned untouched."""
+    existing = state.demo_tenant()
+    if existing is not None:
+        return DemoTenant.from_record(existing)
+    try:
+        account = state.get_account(DEMO_ACCOUNT_ID)
+    except NotFoundError:
+        account = state.create_account(DEMO_ACCOUNT_ID, company_id=DEMO_COMPANY_ID)
+    integration = state.create_integration(account.account_id, DEMO_INTEGRATION_NAME)
+    entity = state.find_entity(account.account_id, DEMO_ENTITY_ID) or state.create_entity(
+        account.account_id, DEMO_ENTITY_NAME, entity_id=DEMO_ENTITY_ID
+    )
+    role = state.find_role(account.account_id, DEMO_ROLE_ID) or state.create_role(
+        account.account_id, DEMO_ROLE_NAME, role_id=DEMO_ROLE_ID, can_manage_certificates=True
+    )
+    state.map_m2m(integration.client_id, entity.id, role.id)
+    grant = TokenGrant(integration=integration, entity=entity, role=role, scopes=DEMO_SCOPES)
+    token = TokenIssuer(state).issue(
+        grant, lifetime_seconds=MANAGEMENT_TOKEN_LIFETIME_SECONDS, kind="management"
+    )
+    state.save_demo_tenant(
+        client_id=integration.client_id,
+        entity_id=entity.id,
+        role_id=role.id,
+        admin_token=token.token,
+    )
+    record = state.demo_tenant()
+    assert record is not None
+    return DemoTenant.from_record(record)
+
+
+def init_demo(state_path: Path) -> DemoTenant:
+    """Open (or create) the state file and make sure it holds the demo tenant; never destroys data."""
+    state = EmulatorState.open(state_path)
+    try:
+        return ensure_demo_tenant(state)
+    finally:
+        state.close()

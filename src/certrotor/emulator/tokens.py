@@ -1,0 +1,301 @@
+"""Tokens on the emulator's side: verify client assertions, issue and check NetSuite-shaped access tokens.
+
+Verification uses joserfc with an explicit algorithm allowlist: only PS256..PS512 and ES256..ES512
+for client assertions (RS256 and ``none`` are refused), only PS256 for the emulator's own tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
+
+from certrotor.crypto import load_certificate_pem, utcnow
+from certrotor.emulator.config import EmulatorConfig
+from certrotor.emulator.problems import NetSuiteRefusalError, OAuthRefusalError
+from certrotor.emulator.state import (
+    EmulatorState,
+    IntegrationRecord,
+    IssuedToken,
+    StoredCertificate,
+    TokenGrant,
+)
+from certrotor.protocol.models import (
+    ACCESS_TOKEN_ISSUER,
+    ASSERTION_ALGORITHMS,
+    MAX_ASSERTION_LIFETIME_SECONDS,
+    SCOPES,
+    parse_scopes,
+)
+
+ACCESS_TOKEN_ALGORITHM = "PS256"
+MANAGEMENT_TOKEN_LIFETIME_SECONDS = 10 * 365 * 86400
+"""Management tokens stand for one set up in the NetSuite UI: long-lived, revocable in the state."""
+_CURVE_FOR_ALGORITHM = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+
+
+def _invalid_client(description: str) -> OAuthRefusalError:
+    return OAuthRefusalError("invalid_client", description)
+
+
+def check_scope_claim(value: object) -> tuple[str, ...]:
+    """Scopes as NetSuite takes them: a JSON list or a comma separated string of known names."""
+    hint = f"use one or more of {', '.join(SCOPES)}"
+    if value is None:
+        raise OAuthRefusalError("invalid_scope", f"The client assertion has no scope claim; {hint}.")
+    try:
+        scopes = parse_scopes(value)
+    except ValueError:
+        raise OAuthRefusalError(
+            "invalid_scope", f"The scope claim must be a list or a comma separated string; {hint}."
+        ) from None
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise OAuthRefusalError("invalid_scope", f"Unknown scope {', '.join(unknown)}; {hint}.")
+    if not scopes:
+        raise OAuthRefusalError("invalid_scope", f"The scope claim is empty; {hint}.")
+    return tuple(dict.fromkeys(scopes))
+
+
+def _public_jwk(certificate: StoredCertificate, algorithm: str) -> ECKey | RSAKey:
+    """The certificate's key for joserfc, refusing an ``alg`` that does not fit the key."""
+    public_key = load_certificate_pem(certificate.pem).public_key()
+    if isinstance(public_key, rsa.RSAPublicKey) and algorithm.startswith("PS"):
+        return RSAKey.import_key(public_key)
+    if (
+        isinstance(public_key, ec.EllipticCurvePublicKey)
+        and _CURVE_FOR_ALGORITHM.get(algorithm) == public_key.curve.name
+    ):
+        return ECKey.import_key(public_key)
+    raise _invalid_client(
+        f"The algorithm {algorithm} does not fit the {certificate.algorithm} key of the "
+        f"certificate {certificate.certificate_id}."
+    )
+
+
+def _number(claims: dict[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid_client(f"The client assertion must carry a numeric {name} claim.")
+    return int(value)
+
+
+def _audiences(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return []
+
+
+def normalize_url(url: str) -> str:
+    """Compare URLs without caring for the case of scheme and host or a trailing slash."""
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+def verify_client_assertion(
+    state: EmulatorState,
+    assertion: str,
+    *,
+    audiences_for: Callable[[IntegrationRecord], Iterable[str]],
+    config: EmulatorConfig,
+    now: dt.datetime | None = None,
+) -> tuple[TokenGrant, StoredCertificate]:
+    """Check a client assertion as NetSuite does; the grant it earns, or an ``OAuthRefusalError``."""
+    moment = now or utcnow()
+    tolerance = config.clock_tolerance_seconds
+    try:
+        compact = jws.extract_compact(assertion.encode("ascii"))
+        header = compact.headers()
+    except (JoseError, ValueError, UnicodeError):
+        raise _invalid_client(
+            "The client assertion is not a signed JWT (header.payload.signature)."
+        ) from None
+    algorithm = header.get("alg")
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise _invalid_client(
+            f"The client assertion algorithm {algorithm!r} is not accepted; use one of "
+            f"{', '.join(ASSERTION_ALGORITHMS)}."
+        )
+    if "typ" in header and str(header["typ"]).upper() != "JWT":
+        raise _invalid_client("The client assertion header typ must be JWT.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _invalid_client("The client assertion header has no kid; set it to the certificate ID.")
+    try:
+        claims = json.loads(compact.payload)
+    except ValueError:
+        claims = None
+    if not isinstance(claims, dict):
+        raise _invalid_client("The client assertion payload is not a JSON object.")
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise _invalid_client("The client assertion has no iss claim; set it to the client ID.")
+    integration = state.find_integration(issuer)
+    if integration is None:
+        raise _invalid_client(f"No integration record has the client ID {issuer!r} (iss).")
+    certificate = state.find_certificate(kid)
+    if certificate is None or certificate.integration.client_id != issuer:
+        raise _invalid_client(f"No certificate with ID {kid!r} (kid) belongs to the integration {issuer!r}.")
+    key = _public_jwk(certificate, algorithm)
+    try:
+        verified = jws.validate_compact(compact, key, algorithms=[algorithm])
+    except JoseError:
+        verified = False
+    if not verified:
+        raise _invalid_client(f"The client assertion signature does not verify with the certificate {kid}.")
+    if certificate.revoked:
+        raise _invalid_client(f"The certificate {kid} is revoked.")
+    if moment + dt.timedelta(seconds=tolerance) < certificate.valid_from:
+        raise _invalid_client(f"The certificate {kid} is not valid yet.")
+    if moment >= certificate.valid_until:
+        raise _invalid_client(f"The certificate {kid} expired on {certificate.valid_until:%Y-%m-%d}.")
+
+    issued_at = _number(claims, "iat")
+    expires_at = _number(claims, "exp")
+    timestamp = int(moment.timestamp())
+    if expires_at <= issued_at:
+        raise _invalid_client("The client assertion exp must be later than its iat.")
+    if expires_at - issued_at > MAX_ASSERTION_LIFETIME_SECONDS:
+        raise _invalid_client(
+            f"The client assertion lifetime (exp - iat) of {expires_at - issued_at} s exceeds "
+            f"{MAX_ASSERTION_LIFETIME_SECONDS} s."
+        )
+    if issued_at > timestamp + tolerance:
+        raise _invalid_client("The client assertion was issued in the future (iat); check the clock.")
+    if expires_at < timestamp - tolerance:
+        raise _invalid_client("The client assertion has expired (exp).")
+    not_before = claims.get("nbf")
+    if isinstance(not_before, int | float) and not_before > timestamp + tolerance:
+        raise _invalid_client("The client assertion is not valid yet (nbf).")
+
+    accepted = {normalize_url(url) for url in audiences_for(integration)}
+    if not any(normalize_url(aud) in accepted for aud in _audiences(claims.get("aud"))):
+        example = min(accepted) if accepted else "the token endpoint URL"
+        raise _invalid_client(f"The client assertion aud must be the token endpoint URL, e.g. {example}.")
+    scopes = check_scope_claim(claims.get("scope"))
+
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not jti):
+        raise _invalid_client("The client assertion jti claim must be a non-empty string.")
+    if jti is None and config.require_jti:
+        raise _invalid_client("The client assertion has no jti claim; give each assertion a unique one.")
+    # Without a jti, the assertion itself is what may not be used twice.
+    replay_key = (
+        f"{issuer}:jti:{jti}"
+        if jti
+        else (f"{issuer}:sha256:{hashlib.sha256(assertion.encode('ascii')).hexdigest()}")
+    )
+    spent_until = dt.datetime.fromtimestamp(expires_at + tolerance, dt.UTC)
+    if not state.consume_assertion(replay_key, expires_at=spent_until, now=moment):
+        raise _invalid_client(
+            "The client assertion was already used (jti replay); sign a new one for every request."
+        )
+    grant = TokenGrant(
+        integration=certificate.integration,
+        entity=certificate.entity,
+        role=certificate.role,
+        scopes=scopes,
+    )
+    return grant, certificate
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    jti: str
+    expires_in: int
+
+
+class TokenIssuer:
+    """Signs the emulator's access tokens (PS256, NetSuite's claims) and checks bearer tokens."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        kid, private_key = state.signing_key()
+        self.kid = kid
+        self._private = RSAKey.import_key(private_key)
+        self._public = RSAKey.import_key(private_key.public_key())
+
+    def issue(
+        self,
+        grant: TokenGrant,
+        *,
+        lifetime_seconds: int,
+        kind: str = "access",
+        counter: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> AccessToken:
+        """Sign and record a token: ``sub`` = ``role;entity``, ``aud`` = ``[appId;company, clientId]``."""
+        issued = (now or utcnow()).replace(microsecond=0)
+        expires = issued + dt.timedelta(seconds=lifetime_seconds)
+        jti = str(uuid.uuid4())
+        integration = grant.integration
+        claims = {
+            "sub": f"{grant.role.id};{grant.entity.id}",
+            "aud": [
+                f"{integration.application_id};{integration.account.company_id}",
+                integration.client_id,
+            ],
+            "scope": list(grant.scopes),
+            "iss": ACCESS_TOKEN_ISSUER,
+            "oit": int(issued.timestamp()),
+            "exp": int(expires.timestamp()),
+            "iat": int(issued.timestamp()),
+            "jti": jti,
+        }
+        header = {"kid": self.kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
+        token = jwt.encode(header, claims, self._private, algorithms=[ACCESS_TOKEN_ALGORITHM])
+        self._state.record_token(
+            jti=jti, kind=kind, grant=grant, issued_at=issued, expires_at=expires, counter=counter
+        )
+        return AccessToken(token=token, jti=jti, expires_in=lifetime_seconds)
+
+    def verify_bearer(self, authorization: str | None, *, now: dt.datetime | None = None) -> IssuedToken:
+        """The token an ``Authorization: Bearer`` header carries, or a 401 ``INVALID_LOGIN``."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise NetSuiteRefusalError.invalid_login()
+        try:
+            decoded = jwt.decode(token, self._public, algorithms=[ACCESS_TOKEN_ALGORITHM])
+        except (JoseError, ValueError, UnicodeError):
+            raise NetSuiteRefusalError.invalid_login() from None
+        claims = decoded.claims
+        exp = claims.get("exp")
+        jti = claims.get("jti")
+        if (
+            decoded.header.get("kid") != self.kid
+            or claims.get("iss") != ACCESS_TOKEN_ISSUER
+            or not isinstance(exp, int)
+            or not isinstance(jti, str)
+            or exp <= int((now or utcnow()).timestamp())
+        ):
+            raise NetSuiteRefusalError.invalid_login()
+        issued = self._state.find_token(jti)
+        if issued is None or issued.revoked:
+            raise NetSuiteRefusalError.invalid_login()
+        return issued
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key of access tokens as a JWK set, for independent verifiers."""
+        public = self._public.as_dict(private=False)
+        return {"keys": [{**public, "kid": self.kid, "alg": ACCESS_TOKEN_ALGORITHM, "use": "sig"}]}
+
+
+def pkce_s256(code_verifier: str) -> str:
+    """The S256 ``code_challenge`` of a PKCE ``code_verifier`` (RFC 7636 section 4.2)."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
