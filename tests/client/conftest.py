@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from certrotor.client import RetryPolicy
+from certrotor.client import BearerTokenAuth, NetSuiteClient, RetryPolicy
 from certrotor.crypto import KeySpec, PrivateKey, generate_private_key
+from certrotor.emulator.testing import RunningEmulator, serve_emulator
 
 from ._scripted import ScriptedServer
 
@@ -39,3 +41,23 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[RunningEmulator]:
+    """A fresh emulator (real uvicorn on a free loopback port, real SQLite state) per test."""
+    with serve_emulator(tmp_path / "emulator.db") as running:
+        yield running
+
+
+@pytest.fixture
+def admin_client(emulator: RunningEmulator, fast_retry: RetryPolicy) -> Iterator[NetSuiteClient]:
+    """A NetSuiteClient on the demo integration, authenticated with the bootstrap admin token."""
+    with NetSuiteClient(
+        emulator.endpoints,
+        client_id=emulator.tenant.client_id,
+        auth=BearerTokenAuth(emulator.tenant.admin_token),
+        timeout=10,
+        retry=fast_retry,
+    ) as client:
+        yield client

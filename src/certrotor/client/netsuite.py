@@ -38,7 +38,12 @@ from certrotor.client.responses import (
     unavailable_error,
 )
 from certrotor.crypto import PrivateKey, certificate_to_pem, load_certificate_pem
-from certrotor.errors import CertificateError, UploadOutcomeUnknown
+from certrotor.errors import (
+    CertificateError,
+    NetSuiteAPIError,
+    RemoteError,
+    UploadOutcomeUnknown,
+)
 from certrotor.protocol.models import (
     CertificateListItem,
     TokenResponse,
@@ -208,10 +213,22 @@ class NetSuiteClient:
     def revoke_certificate(self, certificate_id: str) -> None:
         """Revoke a certificate; NetSuite answers ``Successfully revoked`` (idempotent, retried)."""
         url = self.endpoints.revoke_url(self.client_id, certificate_id)
-        response = self._send_idempotent(
-            lambda: self._http.build_request("POST", url),
-            operation=f"the revocation of certificate {certificate_id}",
-        )
+        attempts: list[int] = []
+
+        def build() -> httpx2.Request:
+            attempts.append(1)
+            return self._http.build_request("POST", url)
+
+        operation = f"the revocation of certificate {certificate_id}"
+        response = self._send_idempotent(build, operation=operation)
+        if len(attempts) > 1 and response.status_code == 400:
+            # An earlier attempt may have revoked it and lost the answer: "already revoked" on a
+            # retry is the outcome that was asked for.
+            response.read()
+            error = error_for_response(response, operation=operation)
+            if _says_already_revoked(error):
+                log.info("certificate.revoke_confirmed_on_retry", certificate_id=certificate_id)
+                return
         check_revoke_response(response, certificate_id=certificate_id)
 
     # -- tokens --------------------------------------------------------------------------------
@@ -269,6 +286,14 @@ class NetSuiteClient:
         )
         raise_for_status(response, operation=operation)
         return response
+
+
+def _says_already_revoked(error: RemoteError) -> bool:
+    if not isinstance(error, NetSuiteAPIError):
+        return False
+    return error.error_code == "CERTIFICATE_ALREADY_REVOKED" or (
+        "already revoked" in error.message.lower()
+    )
 
 
 def _failed_on_token_request(exc: httpx2.TransportError) -> bool:

@@ -125,7 +125,7 @@ def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteEr
             f"NetSuite refused {operation} (HTTP {status}{code}): {netsuite.message}",
             status_code=status,
             error_code=netsuite.error_code,
-            hint=_netsuite_hint(status) if error_class is NetSuiteAPIError else None,
+            hint=error_class.default_hint or _netsuite_hint(status),
         )
     if oauth is not None:
         described = f": {oauth.error_description}" if oauth.error_description else ""
@@ -145,6 +145,11 @@ def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteEr
 
 
 def _netsuite_hint(status: int) -> str:
+    if status == 404:
+        return (
+            "check the client ID and certificate ID (`certrotor list` shows the certificates); "
+            "the integration record may have been deleted."
+        )
     if status == 400:
         return "correct the request as NetSuite's message says; nothing was changed."
     return "see NetSuite's message; retry later if it is a temporary condition."
