@@ -7,6 +7,7 @@ with them, so the field names and JSON types on both sides cannot drift apart.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -23,13 +24,17 @@ ACCESS_TOKEN_LIFETIME_SECONDS = 3600
 ACCESS_TOKEN_ISSUER = "https://system.netsuite.com"
 
 
+_NUMERIC_ID = re.compile(r"-?[0-9]+")
+
+
 def _numeric_id(value: Any) -> int:
     """NetSuite ids arrive as numbers or numeric strings (Oracle's own example: ``"-5"``)."""
     if isinstance(value, bool):
         raise ValueError("must be a number or a numeric string, not a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits with at most one leading minus: str.isdigit() alone would let "٣" or "²" through.
+    if isinstance(value, str) and _NUMERIC_ID.fullmatch(value.strip()):
         return int(value.strip())
     raise ValueError("must be a number or a numeric string")
 
