@@ -1,3 +1,22 @@
 """Registers the sub-commands that need the store, the client or the services."""
 
 from __future__ import annotations
+
+from certrotor.cli import credentials, remote, rotation
+from certrotor.cli.main import app
+from certrotor.emulator.cli import emulator_app
+
+_ACCEPTS_DASH_IDS = {"ignore_unknown_options": True}
+"""NetSuite certificate IDs may begin with '-': let such a value through as an argument."""
+
+app.add_typer(credentials.credential_app, name="credential")
+app.command("upload")(remote.upload)
+app.command("list")(remote.list_certificates)
+app.command("revoke", context_settings=_ACCEPTS_DASH_IDS)(remote.revoke)
+app.command("token")(remote.token)
+app.command("login")(remote.login)
+app.command("rotate")(rotation.rotate)
+app.command("health")(rotation.health)
+app.command("events")(rotation.events)
+app.command("daemon")(rotation.daemon)
+app.add_typer(emulator_app, name="emulator")

@@ -378,7 +378,7 @@ class Store:
             )
             return [_credential(row) for row in rows.unique()]
 
-    def update_credential(self, name: str, **changes: Unpack[CredentialChanges]) -> Credential:
+    def update_credential(self, name: str, /, **changes: Unpack[CredentialChanges]) -> Credential:
         """Change settings of a credential; the result is validated as a whole like a new one."""
         unknown = set(changes) - _CHANGEABLE
         if unknown:
@@ -597,11 +597,11 @@ class Store:
             row = self._version_row(session, version)
             row.state = state
             if activated_at is not None:
-                row.activated_at = activated_at
+                row.activated_at = _utc(activated_at)
             if state is VersionState.REVOKED:
-                row.revoked_at = revoked_at or row.revoked_at or utcnow()
+                row.revoked_at = _utc(revoked_at) if revoked_at else row.revoked_at or utcnow()
             elif revoked_at is not None:
-                row.revoked_at = revoked_at
+                row.revoked_at = _utc(revoked_at)
             session.flush()
             return _version(row)
 
@@ -791,8 +791,13 @@ class Store:
         old_version_id: str | None = None,
         retire_after: dt.datetime | None = None,
         error: str | None = None,
+        strategy: Strategy | None = None,
     ) -> Rotation:
-        """Record that the rotation reached ``step``; given fields are set, ``None`` keeps them."""
+        """Record that the rotation reached ``step``; given fields are set, ``None`` keeps them.
+
+        ``strategy`` changes when an ``auto`` credential learns that NetSuite allows only one
+        active certificate (overlap becomes replace in the middle of the upload step).
+        """
         if step in FINAL_STEPS:
             raise InputError(f"Step {step.value} ends a rotation.", hint="call finish_rotation() instead.")
         with self._write() as session:
@@ -808,9 +813,11 @@ class Store:
             if old_version_id is not None:
                 row.old_version_fk = self._version_row(session, old_version_id).id
             if retire_after is not None:
-                row.retire_after = retire_after
+                row.retire_after = _utc(retire_after)
             if error is not None:
                 row.error = error
+            if strategy is not None:
+                row.strategy = strategy
             row.updated_at = utcnow()
             session.flush()
             return _rotation(row)
@@ -881,18 +888,18 @@ class Store:
             raise InputError("failed_attempts cannot be negative.", hint="pass 0 after a success.")
         with self._write() as session:
             row = self._credential_row(session, credential)
-            row.next_rotation_at = next_rotation_at
+            row.next_rotation_at = None if next_rotation_at is None else _utc(next_rotation_at)
             row.failed_attempts = failed_attempts
             row.last_error = last_error
             if last_rotation_at is not None:
-                row.last_rotation_at = last_rotation_at
+                row.last_rotation_at = _utc(last_rotation_at)
             session.flush()
             return _credential(row)
 
     def due_credentials(self, now: dt.datetime, limit: int = 100) -> list[Credential]:
         """Credentials whose rotation is due and that nobody holds a live lease on, soonest first."""
         with self._read() as session:
-            rows = session.scalars(_due_query(now).limit(limit))
+            rows = session.scalars(_due_query(_utc(now)).limit(limit))
             return [_credential(row) for row in rows.unique()]
 
     def claim_due(self, now: dt.datetime, owner: str, lease_seconds: float, limit: int) -> list[Credential]:
@@ -902,6 +909,7 @@ class Store:
         concurrent daemons pass each other's rows by. SQLite: one guarded ``UPDATE``.
         """
         _check_owner(owner)
+        now = _utc(now)
         expires = now + dt.timedelta(seconds=lease_seconds)
         with self._write() as session:
             if self.dialect == "postgresql":
@@ -954,7 +962,7 @@ class Store:
     ) -> Credential:
         """Lease one credential (a manual rotation), due or not; refused if another holds it."""
         _check_owner(owner)
-        moment = now or utcnow()
+        moment = utcnow() if now is None else _utc(now)
         with self._write() as session:
             row = self._lock_credential(session, credential)
             free = row.lease_owner is None or row.lease_owner == owner
@@ -982,7 +990,7 @@ class Store:
 
         A lease past its expiry that nobody else claimed is still ours: renewing it is safe.
         """
-        moment = now or utcnow()
+        moment = utcnow() if now is None else _utc(now)
         with self._write() as session:
             row = self._credential_row(session, credential)
             renewed = session.execute(
@@ -1093,6 +1101,16 @@ def _due_query(now: dt.datetime) -> Select[CredentialRow]:
         .where(*_due_conditions(now))
         .order_by(CredentialRow.next_rotation_at, CredentialRow.id)
     )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """The same instant in UTC; naive datetimes are refused (their zone is a guess)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(
+            f"The store was given a naive datetime ({value.isoformat()}).",
+            hint="pass timezone-aware datetimes, e.g. datetime.now(UTC).",
+        )
+    return value.astimezone(dt.UTC)
 
 
 def _check_owner(owner: str) -> None:

@@ -1,0 +1,204 @@
+"""``certrotor credential add|list|show|set|remove``: the credentials certrotor keeps valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from certrotor.cli.context import open_runtime
+from certrotor.cli.output import console, format_time, print_json
+from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec
+from certrotor.durations import format_duration, parse_duration
+from certrotor.errors import InputError
+from certrotor.protocol.models import SCOPES
+from certrotor.services import operations
+from certrotor.store import AuthMode, Credential, CredentialKind, CredentialSpec, Strategy
+
+credential_app = typer.Typer(help="Register and look at credentials.", no_args_is_help=True)
+
+
+def _enum(kind: type[Strategy] | type[AuthMode], value: str, option: str) -> str:
+    choices = [m.value for m in kind]
+    if value not in choices:
+        raise InputError(f"Unknown {option} {value!r}.", hint=f"choose one of: {', '.join(choices)}.")
+    return value
+
+
+def parse_scopes_option(value: str) -> tuple[str, ...]:
+    scopes = tuple(s for s in value.replace(" ", ",").split(",") if s)
+    unknown = [s for s in scopes if s not in SCOPES]
+    if not scopes or unknown:
+        raise InputError(
+            f"Unknown scope(s) {', '.join(unknown) or '(none)'}.", hint=f"use {', '.join(SCOPES)}."
+        )
+    return scopes
+
+
+def validity_seconds(validity_days: int | None, validity: str | None) -> int:
+    if validity is not None:
+        seconds = int(parse_duration(validity).total_seconds())
+    else:
+        seconds = (validity_days if validity_days is not None else 365) * 86400
+    if seconds <= 0 or seconds > MAX_VALIDITY_DAYS * 86400:
+        raise InputError(
+            f"Validity {format_duration_seconds(seconds)} is out of range.",
+            hint=f"use 1 to {MAX_VALIDITY_DAYS} days (NetSuite's maximum is two years).",
+        )
+    return seconds
+
+
+def format_duration_seconds(seconds: int) -> str:
+    import datetime as dt
+
+    return format_duration(dt.timedelta(seconds=max(seconds, 0))) if seconds > 0 else f"{seconds}s"
+
+
+@credential_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="A name of your choice for this credential.")],
+    account: Annotated[str, typer.Option("--account", help="NetSuite account ID, e.g. 1234567_SB1.")],
+    client_id: Annotated[str, typer.Option("--client-id", help="The integration record's client ID.")],
+    entity: Annotated[str, typer.Option("--entity", help="Entity (user) internal ID.")],
+    role: Annotated[str, typer.Option("--role", help="Role internal ID.")],
+    key: Annotated[
+        str, typer.Option("--key", help="ec-p256, ec-p384, ec-p521, rsa-3072, rsa-4096.")
+    ] = "ec-p256",
+    validity_days: Annotated[
+        int | None, typer.Option("--validity-days", help="Certificate validity (<= 730).")
+    ] = None,
+    validity: Annotated[
+        str | None, typer.Option("--validity", help="Validity as a duration (e.g. 10m).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Override NetSuite's hosts.")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Turn TLS verification off for this account.")
+    ] = False,
+    scopes: Annotated[str, typer.Option("--scopes", help="Comma separated.")] = "restlets,rest_webservices",
+    renew_min: Annotated[
+        str, typer.Option("--renew-min", help="Renew at the latest this long before expiry.")
+    ] = "7d",
+    renew_max: Annotated[
+        str, typer.Option("--renew-max", help="Renew at the earliest this long before expiry.")
+    ] = "14d",
+    grace: Annotated[str, typer.Option("--grace", help="Keep the old certificate this long.")] = "1d",
+    strategy: Annotated[str, typer.Option("--strategy", help="auto, overlap or replace.")] = "auto",
+    auth: Annotated[str, typer.Option("--auth", help="self, credential or token.")] = "self",
+    auth_credential: Annotated[
+        str | None, typer.Option("--auth-credential", help="For --auth credential.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bootstrap management token (stored sealed).")
+    ] = None,
+    hook: Annotated[str | None, typer.Option("--hook", help="Command run after each delivery.")] = None,
+    deliver_to: Annotated[Path | None, typer.Option("--deliver-to", help="Delivery directory.")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="Import this private key.")] = None,
+    cert_file: Annotated[Path | None, typer.Option("--cert-file", help="Import this certificate.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Register a credential and its first key pair (generated, or imported from keygen's files)."""
+    try:
+        entity_id, role_id = int(entity), int(role)
+    except ValueError:
+        raise InputError(
+            "--entity and --role must be numeric internal IDs.", hint="e.g. --entity 7 --role 3."
+        ) from None
+    spec = CredentialSpec(
+        name=name,
+        account_id=account,
+        client_id=client_id,
+        entity_id=entity_id,
+        role_id=role_id,
+        kind=CredentialKind.M2M,
+        base_url=base_url,
+        verify_tls=False if insecure else None,
+        scopes=parse_scopes_option(scopes),
+        key_spec=KeySpec.parse(key),
+        validity_seconds=validity_seconds(validity_days, validity),
+        renew_before_min_seconds=int(parse_duration(renew_min).total_seconds()),
+        renew_before_max_seconds=int(parse_duration(renew_max).total_seconds()),
+        grace_seconds=int(parse_duration(grace, allow_zero=True).total_seconds()),
+        strategy=Strategy(_enum(Strategy, strategy, "strategy")),
+        auth_mode=AuthMode(_enum(AuthMode, auth, "auth mode")),
+        auth_credential=auth_credential,
+        management_token=token,
+        hook_command=hook,
+        delivery_dir=str(deliver_to) if deliver_to else None,
+    )
+    with open_runtime() as runtime:
+        credential, version = operations.add_credential(runtime, spec, key_file=key_file, cert_file=cert_file)
+    if as_json:
+        print_json(
+            {"name": credential.name, "version": version.id, "fingerprint_sha256": version.fingerprint_sha256}
+        )
+        return
+    console.print(
+        f"Added credential [bold]{credential.name}[/] with a pending {version.algorithm} certificate."
+    )
+    console.print(f"Next: `certrotor upload {credential.name}` (or `certrotor rotate {credential.name}`).")
+
+
+def credential_dict(credential: Credential) -> dict[str, object]:
+    return {
+        "name": credential.name,
+        "kind": credential.kind.value,
+        "account_id": credential.account_id,
+        "client_id": credential.client_id,
+        "entity_id": credential.entity_id,
+        "role_id": credential.role_id,
+        "base_url": credential.base_url,
+        "scopes": list(credential.scopes),
+        "key": credential.key_spec.value,
+        "strategy": credential.effective_strategy.value if credential.effective_strategy else "auto",
+        "auth": credential.auth_mode.value,
+        "next_rotation_at": credential.next_rotation_at,
+        "failed_attempts": credential.failed_attempts,
+        "last_error": credential.last_error,
+        "record_script_id": credential.record_script_id,
+    }
+
+
+@credential_app.command("list")
+def list_credentials(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered credentials and their next planned rotation."""
+    with open_runtime() as runtime:
+        credentials = runtime.store.list_credentials()
+        currents = {c.name: runtime.store.current_version(c) for c in credentials}
+    if as_json:
+        print_json(
+            [
+                credential_dict(c)
+                | {"current_certificate_id": (v.certificate_id if (v := currents[c.name]) else None)}
+                for c in credentials
+            ]
+        )
+        return
+    if not credentials:
+        console.print("No credentials yet. Add one with `certrotor credential add NAME --account ...`.")
+        return
+    table = Table("name", "kind", "account", "entity/role", "current certificate", "expires", "next rotation")
+    for c in credentials:
+        v = currents[c.name]
+        table.add_row(
+            c.name,
+            c.kind.value,
+            c.account_id,
+            f"{c.entity_id}/{c.role_id}",
+            (v.certificate_id or "-") if v else "-",
+            format_time(v.not_after) if v else "-",
+            format_time(c.next_rotation_at),
+        )
+    console.print(table)
+
+
+@credential_app.command("remove")
+def remove(
+    name: str,
+    force: Annotated[bool, typer.Option("--force", help="Remove even with a current certificate.")] = False,
+) -> None:
+    """Forget a credential (its certificates on NetSuite are left as they are)."""
+    with open_runtime() as runtime:
+        runtime.store.remove_credential(name, force=force)
+    console.print(f"Removed credential {name}.")

@@ -1,0 +1,166 @@
+"""``certrotor rotate|health|events|daemon``: rotation on demand, health checks, audit, the daemon."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from certrotor.cli.context import open_runtime
+from certrotor.cli.output import console, format_time, print_json
+from certrotor.daemon import Daemon, default_owner
+from certrotor.errors import InputError
+from certrotor.health_rules import HealthStatus, overall_status
+from certrotor.services import health as health_service
+from certrotor.services.rotation import Rotator, due_rotation_reason
+from certrotor.store import RotationTrigger
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_STATUS_STYLE = {HealthStatus.OK: "green", HealthStatus.WARN: "yellow", HealthStatus.CRIT: "bold red"}
+
+
+def rotate(
+    name: Annotated[str | None, typer.Argument(help="Credential to rotate now.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every credential (with --due: only due ones).")
+    ] = False,
+    due: Annotated[bool, typer.Option("--due", help="Only credentials whose rotation is due.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, change nothing.")] = False,
+    token: Annotated[str | None, typer.Option("--token", envvar="CERTROTOR_BOOTSTRAP_TOKEN")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate, upload, verify and activate a new certificate now (the seed's manual trigger)."""
+    if (name is None) == (not all_):
+        raise InputError(
+            "Name one credential or pass --all.", hint="e.g. `certrotor rotate app1` or `--all --due`."
+        )
+    with open_runtime(token) as runtime:
+        store = runtime.store
+        now = runtime.now()
+        credentials = [store.get_credential(name)] if name else store.list_credentials()
+        if due:
+            credentials = [c for c in credentials if c.next_rotation_at is None or c.next_rotation_at <= now]
+        if dry_run:
+            plan = [
+                {
+                    "credential": c.name,
+                    "strategy": (c.effective_strategy or "auto"),
+                    "why": due_rotation_reason(c, now),
+                }
+                for c in credentials
+            ]
+            if as_json:
+                print_json(plan)
+            else:
+                for row in plan:
+                    console.print(f"would rotate {row['credential']} ({row['strategy']}): {row['why']}")
+                if not plan:
+                    console.print("Nothing to rotate.")
+            return
+        trigger = RotationTrigger.MANUAL if name else RotationTrigger.SCHEDULE
+        rotator = Rotator(runtime, owner=default_owner(), actor="cli")
+        outcomes = [rotator.rotate(c.name, trigger) for c in credentials]
+    if as_json:
+        print_json([dataclasses.asdict(o) for o in outcomes])
+    else:
+        for o in outcomes:
+            style = "green" if o.status in {"rotated", "retired", "waiting"} else "red"
+            line = f"{o.credential}: [{style}]{o.status}[/]"
+            if o.new_certificate_id:
+                line += f" new certificate {o.new_certificate_id}"
+            console.print(line)
+            if o.message:
+                console.print(f"  {o.message}", markup=False)
+    if any(o.status in {"failed", "deferred"} for o in outcomes):
+        raise typer.Exit(1)
+
+
+def health(
+    name: Annotated[str | None, typer.Argument(help="One credential (default: all).")] = None,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="Obtain a real token with the current certificate.")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask NetSuite; local facts only.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2."""
+    with open_runtime() as runtime:
+        reports = health_service.check_all(runtime, [name] if name else None, remote=not offline, probe=probe)
+    status = overall_status(reports)
+    if as_json:
+        print_json(
+            {
+                "status": status.value,
+                "exit_code": status.exit_code,
+                "credentials": [r.to_dict() for r in reports],
+            }
+        )
+        raise typer.Exit(status.exit_code)
+    if not reports:
+        console.print("No credentials. Add one with `certrotor credential add`.")
+    for report in reports:
+        style = _STATUS_STYLE[report.status]
+        console.print(f"[{style}]{report.status.value}[/] {report.name}: {report.summary}")
+        for reason in report.reasons:
+            console.print(f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {reason.message}")
+            if reason.fix:
+                console.print(f"    fix: {reason.fix}", markup=False)
+    raise typer.Exit(status.exit_code)
+
+
+def events(
+    name: Annotated[str | None, typer.Argument(help="One credential (default: all).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The audit trail: who did what, when, with which outcome."""
+    with open_runtime() as runtime:
+        store = runtime.store
+        credential = store.get_credential(name) if name else None
+        rows = store.events(credential, limit=limit)
+    if as_json:
+        print_json(
+            [
+                {
+                    "at": e.at,
+                    "credential": e.credential_name,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "outcome": e.outcome.value,
+                    "detail": e.detail,
+                }
+                for e in rows
+            ]
+        )
+        return
+    table = Table("at", "credential", "actor", "action", "outcome", "detail")
+    for e in rows:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
+        table.add_row(format_time(e.at), e.credential_name or "-", e.actor, e.action, e.outcome.value, detail)
+    console.print(table)
+
+
+def daemon(
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=256, help="Rotations at once.")] = 4,
+    interval: Annotated[float, typer.Option("--interval", min=0.05, help="Seconds between passes.")] = 5.0,
+    lease: Annotated[float, typer.Option("--lease", min=5, help="Lease seconds per credential.")] = 300.0,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    no_reconcile: Annotated[
+        bool, typer.Option("--no-reconcile", help="Skip the start-up reconcile.")
+    ] = False,
+) -> None:
+    """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
+    with open_runtime() as runtime:
+        service = Daemon(
+            runtime,
+            parallel=parallel,
+            interval=interval,
+            lease_seconds=lease,
+            reconcile_on_start=not no_reconcile,
+        )
+        service.install_signal_handlers()
+        service.run(max_ticks=1 if once else None)

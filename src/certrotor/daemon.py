@@ -1,0 +1,149 @@
+"""The rotation daemon: claims due credentials, rotates a bounded number in parallel, stops cleanly.
+
+Several daemons may share one PostgreSQL store: a credential is leased through
+``Store.claim_due`` (``FOR UPDATE SKIP LOCKED``), so it is never rotated twice at once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
+
+from certrotor.errors import CertrotorError
+from certrotor.logging import get_logger
+from certrotor.services.reconcile import reconcile
+from certrotor.services.rotation import RotationOutcome, Rotator
+from certrotor.services.runtime import Runtime
+from certrotor.store import Credential, RotationTrigger
+
+log = get_logger(__name__)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class DaemonStats:
+    """Counts since start, for logs and the final summary."""
+
+    ticks: int = 0
+    rotations: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: RotationOutcome) -> None:
+        self.rotations[outcome.status] = self.rotations.get(outcome.status, 0) + 1
+
+
+class Daemon:
+    """Loops until stopped: claim due credentials, rotate them, sleep ``interval`` seconds."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        parallel: int = 4,
+        interval: float = 5.0,
+        lease_seconds: float = 300.0,
+        owner: str | None = None,
+        reconcile_on_start: bool = True,
+    ) -> None:
+        self.runtime = runtime
+        self.parallel = max(1, parallel)
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.owner = owner or default_owner()
+        self.reconcile_on_start = reconcile_on_start
+        self.stats = DaemonStats()
+        self._stop = threading.Event()
+        self._rng = random.Random()
+
+    def stop(self) -> None:
+        """Ask the daemon to finish the steps in progress and exit."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            log.info("stop requested", signal=signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def reconcile_all(self) -> None:
+        """On start: compare every credential with NetSuite's list (adopt, flag foreign, revoked)."""
+        for credential in self.runtime.store.list_credentials():
+            if self.stopping:
+                return
+            try:
+                with self.runtime.client_for(credential) as client:
+                    report = reconcile(self.runtime, credential, client)
+                log.info(
+                    "reconciled",
+                    credential=credential.name,
+                    adopted=len(report.adopted),
+                    foreign=list(report.foreign),
+                    current=report.current_remote_state,
+                )
+            except CertrotorError as exc:
+                log.warning("reconcile failed", credential=credential.name, error=exc.message)
+
+    def _rotate(self, credential: Credential) -> RotationOutcome:
+        rotator = Rotator(
+            self.runtime,
+            owner=self.owner,
+            actor="daemon",
+            lease_seconds=self.lease_seconds,
+            rng=random.Random(self._rng.random()),
+            should_stop=lambda: self.stopping,
+        )
+        trigger = RotationTrigger.SCHEDULE
+        outcome = rotator.rotate(credential.name, trigger, claimed=True)
+        log.info(
+            "rotation",
+            credential=outcome.credential,
+            status=outcome.status,
+            certificate_id=outcome.new_certificate_id,
+            previous_certificate_id=outcome.old_certificate_id,
+            detail=outcome.message or None,
+        )
+        return outcome
+
+    def run_once(self, executor: ThreadPoolExecutor) -> int:
+        """One pass: claim up to ``parallel`` due credentials and rotate them; returns how many."""
+        claimed = self.runtime.store.claim_due(
+            self.runtime.now(), self.owner, self.lease_seconds, limit=self.parallel
+        )
+        futures: list[Future[RotationOutcome]] = [executor.submit(self._rotate, c) for c in claimed]
+        for future in futures:
+            try:
+                self.stats.count(future.result())
+            except CertrotorError as exc:
+                log.error("rotation failed", error=exc.message)
+        self.stats.ticks += 1
+        return len(claimed)
+
+    def run(self, *, max_ticks: int | None = None) -> DaemonStats:
+        """Run until stopped (or ``max_ticks`` passes); never raises for one credential's failure."""
+        log.info("daemon started", owner=self.owner, parallel=self.parallel, interval=self.interval)
+        if self.reconcile_on_start:
+            self.reconcile_all()
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rotate") as executor:
+            while not self.stopping:
+                busy = self.run_once(executor)
+                if max_ticks is not None and self.stats.ticks >= max_ticks:
+                    break
+                if not busy:
+                    self._stop.wait(self.interval)
+        log.info("daemon stopped", owner=self.owner, ticks=self.stats.ticks, rotations=self.stats.rotations)
+        return self.stats

@@ -1,0 +1,143 @@
+"""The seed's manual steps for one credential: enrol a key, upload, list, revoke, get a token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from certrotor import crypto
+from certrotor.errors import CertificateError, InputError, NotFoundError
+from certrotor.protocol.models import CertificateListItem, TokenResponse, UploadCertificateResponse
+from certrotor.scheduling import RenewalWindow, plan_next_rotation
+from certrotor.services.runtime import Runtime
+from certrotor.store import CertificateVersion, Credential, CredentialSpec, EventOutcome, VersionState
+
+ACTOR = "cli"
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read the {what} {path}: {exc.strerror}.", hint="check the path.") from None
+
+
+def add_credential(
+    runtime: Runtime,
+    spec: CredentialSpec,
+    *,
+    key_file: Path | None = None,
+    cert_file: Path | None = None,
+) -> tuple[Credential, CertificateVersion]:
+    """Register a credential with its first key pair: imported from files, or generated."""
+    if (key_file is None) != (cert_file is None):
+        raise InputError(
+            "Give both --key-file and --cert-file, or neither.",
+            hint="omit both to let certrotor generate the first key pair.",
+        )
+    if key_file is not None and cert_file is not None:
+        private_key = crypto.load_private_key_pem(_read(key_file, "key file"))
+        certificate = crypto.load_certificate_pem(_read(cert_file, "certificate file"))
+        crypto.check_certificate_usable(certificate, enforce_max_validity=True)
+        if not crypto.keys_match(private_key, certificate):
+            raise CertificateError(
+                f"The key in {key_file} does not belong to the certificate in {cert_file}.",
+                hint="give the key and certificate made together by `certrotor keygen`.",
+            )
+    else:
+        private_key = crypto.generate_private_key(spec.key_spec)
+        certificate = crypto.build_self_signed_certificate(
+            private_key,
+            common_name=f"certrotor {spec.name}",
+            validity_days=0,
+            validity=spec_validity(spec),
+        )
+    store = runtime.store
+    credential = store.add_credential(spec)
+    version = store.add_version(credential, private_key, certificate, VersionState.PENDING)
+    store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"version": version.id})
+    return credential, version
+
+
+def spec_validity(spec: CredentialSpec) -> dt.timedelta:
+    return dt.timedelta(seconds=spec.validity_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    answer: UploadCertificateResponse
+    version: CertificateVersion
+    activated: bool
+
+
+def upload(runtime: Runtime, name: str) -> UploadResult:
+    """Upload the credential's newest pending version; it becomes current if there is none yet."""
+    store = runtime.store
+    credential = store.get_credential(name)
+    pending = [
+        v for v in store.versions(credential, states=[VersionState.PENDING]) if v.certificate_id is None
+    ]
+    if not pending:
+        raise NotFoundError(
+            f"Credential {name!r} has no certificate waiting to be uploaded.",
+            hint=f"use `certrotor rotate {name}` to make and upload a new one.",
+        )
+    version = pending[-1]
+    with runtime.client_for(credential) as client:
+        answer = client.upload_certificate(
+            version.certificate_pem, entity=credential.entity_id, role=credential.role_id
+        )
+    version = store.set_remote_certificate_id(version, answer.certificate_id, state=VersionState.UPLOADED)
+    store.record_event(
+        credential, ACTOR, "upload", EventOutcome.OK, {"certificate_id": answer.certificate_id}
+    )
+    activated = False
+    if store.current_version(credential) is None:
+        version = store.activate(credential, version)
+        activated = True
+        window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
+        planned = plan_next_rotation(version.not_before, version.not_after, window, random.Random())
+        store.set_schedule(credential, planned, 0, None)
+        store.record_event(
+            credential, ACTOR, "activate", EventOutcome.OK, {"certificate_id": answer.certificate_id}
+        )
+    return UploadResult(answer=answer, version=version, activated=activated)
+
+
+def list_remote(runtime: Runtime, name: str) -> list[CertificateListItem]:
+    credential = runtime.store.get_credential(name)
+    with runtime.client_for(credential) as client:
+        return client.list_certificates()
+
+
+def revoke(runtime: Runtime, name: str, certificate_id: str) -> CertificateVersion | None:
+    """Revoke a certificate on NetSuite; the local version that carries that ID is marked revoked."""
+    store = runtime.store
+    credential = store.get_credential(name)
+    if not certificate_id.strip():
+        raise InputError("The certificate ID is empty.", hint=f"see `certrotor list {name}` for the IDs.")
+    local = store.version_by_certificate_id(credential, certificate_id)
+    with runtime.client_for(credential) as client:
+        client.revoke_certificate(certificate_id)
+    store.record_event(credential, ACTOR, "revoke", EventOutcome.OK, {"certificate_id": certificate_id})
+    if local is not None and local.state is not VersionState.REVOKED:
+        return store.set_version_state(local, VersionState.REVOKED)
+    return local
+
+
+def request_token(runtime: Runtime, name: str) -> TokenResponse:
+    """An access token from the credential's current certificate (the client credentials flow)."""
+    store = runtime.store
+    credential = store.get_credential(name)
+    current = store.current_version(credential)
+    if current is None or current.certificate_id is None:
+        raise NotFoundError(
+            f"Credential {name!r} has no current certificate.",
+            hint=f"run `certrotor upload {name}` or `certrotor rotate {name}` first.",
+        )
+    with runtime.token_client(credential) as client:
+        return client.request_token(
+            store.load_private_key(current), certificate_id=current.certificate_id, scopes=credential.scopes
+        )
