@@ -35,13 +35,15 @@ def parse_url(url: str | URL) -> URL:
             f"Unsupported database {parsed.get_backend_name()!r}.",
             hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB.",
         )
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() not in ("psycopg", ""):
-        raise ConfigError(
-            f"Unsupported PostgreSQL driver {parsed.get_driver_name()!r}.",
-            hint="use the psycopg 3 driver: postgresql+psycopg://USER@HOST/DB.",
-        )
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        if "+" not in parsed.drivername:
+            # A bare postgresql:// means psycopg 3 here, not SQLAlchemy's default psycopg2.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        elif parsed.get_driver_name() != "psycopg":
+            raise ConfigError(
+                f"Unsupported PostgreSQL driver {parsed.get_driver_name()!r}.",
+                hint="use the psycopg 3 driver: postgresql+psycopg://USER@HOST/DB.",
+            )
     return parsed
 
 

@@ -6,6 +6,7 @@ lock makes them migrate one after another. On SQLite the write transaction itsel
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -29,6 +30,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision the package ships."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -46,4 +48,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with writer(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        if revision == "head" and current_revision(connection) == head_revision():
+            return  # the common case: already up to date, no need to load the migration scripts
         command.upgrade(alembic_config(connection), revision)
