@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from certrotor.cli import credentials, remote, rotation
+from certrotor.cli import credentials, demo, remote, rotation
 from certrotor.cli.main import app
 from certrotor.emulator.cli import emulator_app
 
@@ -20,3 +20,4 @@ app.command("health")(rotation.health)
 app.command("events")(rotation.events)
 app.command("daemon")(rotation.daemon)
 app.add_typer(emulator_app, name="emulator")
+app.command("demo")(demo.demo)

@@ -9,8 +9,11 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
-error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Off a terminal (pipes, tests, CI logs) Rich would squeeze tables into 80 columns and cut the
+# certificate IDs people copy from them; give it room instead.
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 
 def _default(value: object) -> object:

@@ -31,9 +31,8 @@ def upload(name: str, token: TokenOption = None, as_json: JsonOption = False) ->
     if as_json:
         print_json(result.answer.model_dump(mode="json", by_alias=True))
         return
-    console.print(
-        f"Uploaded: certificate_id [bold]{result.answer.certificate_id}[/] valid until {result.answer.valid_until}."
-    )
+    answer = result.answer
+    console.print(f"Uploaded certificate [bold]{answer.certificate_id}[/], valid until {answer.valid_until}.")
     if result.activated:
         console.print("It is now the current certificate.")
 

@@ -154,7 +154,7 @@ def daemon(
     ] = False,
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
-    with open_runtime() as runtime:
+    with open_runtime(service=True) as runtime:
         service = Daemon(
             runtime,
             parallel=parallel,

@@ -57,6 +57,8 @@ def add_credential(
     store = runtime.store
     credential = store.add_credential(spec)
     version = store.add_version(credential, private_key, certificate, VersionState.PENDING)
+    # Due at once: a daemon enrols a credential that has no current certificate yet.
+    credential = store.set_schedule(credential, runtime.now(), 0, None)
     store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"version": version.id})
     return credential, version
 

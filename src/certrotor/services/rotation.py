@@ -206,11 +206,14 @@ class Rotator:
         return self._advance(rotation, RotationStep.UPLOAD, new_version_id=version.id)
 
     def _orphan_pending(self, credential: Credential, rotation: Rotation) -> CertificateVersion | None:
-        """A version prepared by this rotation before a crash kept it from being journaled."""
+        """An unused pending version: made before a crash kept it from the journal, or by `credential add`."""
         if rotation.new_version_id:
             return self.store.get_version(rotation.new_version_id)
+        now = self.runtime.now()
         for version in reversed(self.store.versions(credential, states=[VersionState.PENDING])):
-            if version.created_at >= rotation.started_at and version.certificate_id is None:
+            # Also the first key pair made by `credential add`, while it has most of its life left.
+            fresh = version.not_after - now > (version.not_after - version.not_before) / 2
+            if version.certificate_id is None and fresh:
                 return version
         return None
 
