@@ -181,9 +181,10 @@ def verify_client_assertion(
     if isinstance(not_before, int | float) and not_before > timestamp + tolerance:
         raise _invalid_client("The client assertion is not valid yet (nbf).")
 
-    accepted = {normalize_url(url) for url in audiences_for(integration)}
+    candidates = list(audiences_for(integration))
+    accepted = {normalize_url(url) for url in candidates}
     if not any(normalize_url(aud) in accepted for aud in _audiences(claims.get("aud"))):
-        example = min(accepted) if accepted else "the token endpoint URL"
+        example = candidates[0] if candidates else "the token endpoint URL"
         raise _invalid_client(f"The client assertion aud must be the token endpoint URL, e.g. {example}.")
     scopes = check_scope_claim(claims.get("scope"))
 
