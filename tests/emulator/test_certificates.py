@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from certrotor.crypto import KeySpec, MAX_VALIDITY_DAYS, generate_private_key, utcnow
+from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec, generate_private_key, utcnow
 from certrotor.emulator.config import EmulatorConfig
 from certrotor.emulator.testing import RunningEmulator, serve_emulator
 from certrotor.protocol.models import (
@@ -106,7 +106,11 @@ class TestSeedVectors:
         assert item.application.application_id == caller.tenant.application_id
         assert (item.entity.id, item.entity.name, item.entity.entity_type) == (7, "Infra Auth", "EMPLOYEE")
         assert item.entity.url == "/app/common/entity/entity.nl?id=7"
-        assert (item.role.id, item.role.name, item.role.url) == (3, "Administrator", "/app/setup/role.nl?id=3")
+        assert (item.role.id, item.role.name, item.role.url) == (
+            3,
+            "Administrator",
+            "/app/setup/role.nl?id=3",
+        )
 
     def test_revoke_answers_the_seed_text(self, caller: Caller) -> None:
         """Revoking answers text/plain `Successfully revoked`, byte for byte as the seed."""
@@ -167,8 +171,13 @@ class TestUpload:
 
 def _refusal_cases() -> list[Any]:
     """(name, request builder, status, error code, detail) for the upload endpoint."""
-    private_key_pem = (
-        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+    private_key_pem = "\n".join(
+        [
+            "-----BEGIN PRIVATE KEY-----",
+            "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
+            "-----END PRIVATE KEY-----",
+            "",
+        ]
     )
     not_mapped = (
         "The entity {entity} with the role {role} is not mapped to the integration 'Test Integration' "
@@ -187,7 +196,9 @@ def _refusal_cases() -> list[Any]:
         ),
         (
             "malformed json",
-            lambda c, pem: c.upload(content=b'{"fileContent": ', headers={"Content-Type": "application/json"}),
+            lambda c, pem: c.upload(
+                content=b'{"fileContent": ', headers={"Content-Type": "application/json"}
+            ),
             400,
             "INVALID_CONTENT",
             "The request body is not valid JSON: Expecting value at line 1 column 17.",
@@ -313,7 +324,13 @@ def _refusal_cases() -> list[Any]:
 class TestUploadRefusals:
     @pytest.mark.parametrize(("send", "status", "code", "detail"), _refusal_cases())
     def test_refused_with_the_exact_error_and_nothing_changes(
-        self, shared_caller: Caller, shared_emulator: RunningEmulator, send: Any, status: int, code: str, detail: str
+        self,
+        shared_caller: Caller,
+        shared_emulator: RunningEmulator,
+        send: Any,
+        status: int,
+        code: str,
+        detail: str,
     ) -> None:
         """Each bad upload gets NetSuite's error format, its status, code and message; state is unchanged."""
         _key, pem = make_certificate()
@@ -328,14 +345,20 @@ class TestUploadRefusals:
             assert got_detail == detail
         assert snapshot(shared_emulator) == before
 
-    def test_expired_certificate_is_refused(self, shared_caller: Caller, shared_emulator: RunningEmulator) -> None:
+    def test_expired_certificate_is_refused(
+        self, shared_caller: Caller, shared_emulator: RunningEmulator
+    ) -> None:
         """A certificate whose validity ended is refused with its expiry in the message."""
         start = utcnow() - dt.timedelta(days=30)
         _key, pem = make_certificate(not_before=start, validity_days=10)
         before = snapshot(shared_emulator)
         response = shared_caller.upload(pem)
         expired = (start.replace(microsecond=0) + dt.timedelta(days=10)).strftime("%Y-%m-%d %H:%M")
-        assert netsuite_error(response) == (400, "INVALID_CERTIFICATE", f"The certificate expired on {expired} UTC.")
+        assert netsuite_error(response) == (
+            400,
+            "INVALID_CERTIFICATE",
+            f"The certificate expired on {expired} UTC.",
+        )
         assert snapshot(shared_emulator) == before
 
     def test_role_without_permission_is_forbidden(
@@ -455,7 +478,9 @@ class TestListAndRevokeRefusals:
 
 
 class TestCaps:
-    def test_five_active_certificates_per_integration(self, caller: Caller, emulator: RunningEmulator) -> None:
+    def test_five_active_certificates_per_integration(
+        self, caller: Caller, emulator: RunningEmulator
+    ) -> None:
         """The sixth active certificate is refused; revoking one frees a slot."""
         ids = [caller.upload_ok()[1] for _ in range(5)]
         _key, pem = make_certificate()
@@ -501,4 +526,3 @@ class TestCaps:
             statuses = list(pool.map(lambda pem: caller.upload(pem).status_code, pems))
         assert sorted(statuses) == [200] * 5 + [400] * 7
         assert emulator.counters()["uploads_total"] == 5
-
