@@ -1,20 +1,24 @@
-"""Tests of the authorization code grant pieces: PKCE, the authorize URL, the loopback receiver."""
+"""Tests of the authorization code grant: PKCE, authorize URL, loopback receiver, and the whole login."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 import pytest
 
+from certrotor.client import BearerTokenAuth, NetSuiteClient, RetryPolicy
 from certrotor.client.login import (
     LoopbackReceiver,
     build_authorize_url,
     make_pkce_pair,
     make_state,
+    run_login_flow,
     s256_challenge,
 )
-from certrotor.errors import InputError, LoginError
+from certrotor.emulator.testing import RunningEmulator
+from certrotor.errors import InputError, LoginError, TokenRequestError
 from certrotor.protocol.urls import NetSuiteEndpoints
 
 ENDPOINTS = NetSuiteEndpoints.for_account("1234567_SB1")
@@ -153,3 +157,138 @@ class TestLoopbackReceiver:
             with pytest.raises(LoginError) as caught, LoopbackReceiver("st", port=port):
                 pass
         assert caught.value.reason == "listen_failed"
+
+
+class ConsentForm(HTMLParser):
+    """Reads the consent page as a browser would: the form's action and its fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.action = named.get("action", "")
+        elif tag == "input" and named.get("type") == "hidden":
+            self.fields[named["name"]] = named.get("value", "")
+        elif tag == "select" and named.get("name"):
+            self._select = named["name"]
+        elif tag == "option" and self._select and self._select not in self.fields:
+            self.fields[self._select] = named.get("value", "")
+
+
+class Browser:
+    """Plays the user: opens the consent page, picks entity and role, clicks Approve or Deny."""
+
+    def __init__(self, *, decision: str, entity_id: int, role_id: int) -> None:
+        self.decision = decision
+        self.entity_id = entity_id
+        self.role_id = role_id
+        self.final_page: httpx2.Response | None = None
+
+    def __call__(self, url: str) -> None:
+        with httpx2.Client(follow_redirects=True, timeout=10) as browser:
+            page = browser.get(url)
+            assert page.status_code == 200, page.text
+            form = ConsentForm()
+            form.feed(page.text)
+            fields = {
+                **form.fields,
+                "entity": str(self.entity_id),
+                "role": str(self.role_id),
+                "decision": self.decision,
+            }
+            # The form posts to the emulator, which redirects (303) to our loopback receiver.
+            self.final_page = browser.post(urljoin(url, form.action), data=fields)
+
+
+def browser_for(emulator: RunningEmulator, decision: str = "approve") -> Browser:
+    return Browser(
+        decision=decision, entity_id=emulator.tenant.entity_id, role_id=emulator.tenant.role_id
+    )
+
+
+class TestLoginFlowAgainstEmulator:
+    def test_approved_login_yields_a_working_management_token(
+        self, emulator: RunningEmulator, fast_retry: RetryPolicy
+    ) -> None:
+        """Approve in the browser: a token comes back, and it may list certificates."""
+        browser = browser_for(emulator)
+        token = run_login_flow(
+            emulator.endpoints, emulator.tenant.client_id, ["rest_webservices"], browser, timeout=20
+        )
+        assert browser.final_page is not None
+        assert "Login complete" in browser.final_page.text
+        assert token.access_token
+        assert token.expires_in > 0
+        assert token.access_token not in repr(token)
+        with NetSuiteClient(
+            emulator.endpoints,
+            client_id=emulator.tenant.client_id,
+            auth=BearerTokenAuth(token.access_token),
+            retry=fast_retry,
+        ) as client:
+            assert client.list_certificates() == []
+        assert emulator.counters()["token_grants"] == {"authorization_code": 1}
+
+    def test_denied_login_is_access_denied(self, emulator: RunningEmulator) -> None:
+        """Deny in the browser: LoginError with reason ``access_denied``, and no token."""
+        with pytest.raises(LoginError) as caught:
+            run_login_flow(
+                emulator.endpoints,
+                emulator.tenant.client_id,
+                ["rest_webservices"],
+                browser_for(emulator, decision="deny"),
+                timeout=20,
+            )
+        assert caught.value.reason == "access_denied"
+        assert emulator.counters().get("token_grants", {}) == {}
+
+    def test_browser_never_coming_back_times_out(self, emulator: RunningEmulator) -> None:
+        """A user who never finishes gives LoginError with reason ``timeout``."""
+        opened: list[str] = []
+        with pytest.raises(LoginError) as caught:
+            run_login_flow(
+                emulator.endpoints,
+                emulator.tenant.client_id,
+                ["rest_webservices"],
+                opened.append,
+                timeout=0.2,
+            )
+        assert caught.value.reason == "timeout"
+        assert opened[0].startswith(emulator.endpoints.authorize_url + "?")
+
+    def test_wrong_verifier_and_reused_code_are_invalid_grant(
+        self, emulator: RunningEmulator, fast_retry: RetryPolicy
+    ) -> None:
+        """The code exchange checks PKCE, and a code spent once cannot be spent again."""
+        pkce, state = make_pkce_pair(), make_state()
+        with LoopbackReceiver(state) as receiver:
+            url = build_authorize_url(
+                emulator.endpoints,
+                client_id=emulator.tenant.client_id,
+                redirect_uri=receiver.redirect_uri,
+                scopes=["rest_webservices"],
+                state=state,
+                code_challenge=pkce.challenge,
+            )
+            browser_for(emulator)(url)
+            code = receiver.wait_for_code(timeout=10)
+        with NetSuiteClient(
+            emulator.endpoints, client_id=emulator.tenant.client_id, auth=None, retry=fast_retry
+        ) as client:
+            with pytest.raises(TokenRequestError) as wrong:
+                client.exchange_authorization_code(
+                    code, redirect_uri=receiver.redirect_uri, code_verifier=make_pkce_pair().verifier
+                )
+            with pytest.raises(TokenRequestError) as reused:
+                client.exchange_authorization_code(
+                    code, redirect_uri=receiver.redirect_uri, code_verifier=pkce.verifier
+                )
+        assert wrong.value.error == "invalid_grant"
+        assert reused.value.error == "invalid_grant"
+        assert code not in str(wrong.value) + str(reused.value)
+        assert pkce.verifier not in str(reused.value)
