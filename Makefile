@@ -21,7 +21,7 @@ system-deps:
 	fi
 
 run: $(STAMP)
-	$(BIN)/certrotor demo
+	$(BIN)/certrotor demo --data-dir run/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

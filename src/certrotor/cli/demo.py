@@ -24,7 +24,7 @@ DEMO_GRACE_SECONDS = 20
 
 def demo(
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where the demo keeps its store (wiped at start).")
+        Path | None, typer.Option("--data-dir", help="Demo store, wiped at start (default <data dir>/demo).")
     ] = None,
     credentials: Annotated[int, typer.Option("--credentials", min=1, max=50, help="Demo credentials.")] = 2,
     interval: Annotated[float, typer.Option("--interval", min=0.1)] = 2.0,
@@ -33,7 +33,8 @@ def demo(
     from certrotor.emulator.testing import serve_emulator
 
     settings = load_settings()
-    root = (data_dir or settings.data_dir).resolve()
+    # Never the user's own data directory: the demo wipes its directory at every start.
+    root = (data_dir or settings.data_dir / "demo").resolve()
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, mode=0o700)
