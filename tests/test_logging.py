@@ -230,3 +230,8 @@ class TestRedactionRules:
             "raw": REDACTED,
         }
         assert redact(b"plain") == b"plain"
+
+    def test_exception_values_become_scrubbed_text(self, jwt_text: str) -> None:
+        """An exception logged as a value is rendered as its type and scrubbed message."""
+        error = ValueError(f"bad token {jwt_text}")
+        assert redact({"error": error}) == {"error": f"ValueError: bad token {REDACTED}"}

@@ -87,6 +87,9 @@ def redact(value: Any) -> Any:
             key: REDACTED if isinstance(key, str) and is_sensitive_key(key) else redact(item)
             for key, item in value.items()
         }
+    if isinstance(value, BaseException):
+        # Renderers would fall back to repr(), which no one has scrubbed; give the text instead.
+        return scrub_text(f"{type(value).__name__}: {value}")
     if isinstance(value, tuple):
         return tuple(redact(item) for item in value)
     if isinstance(value, list | set | frozenset):
