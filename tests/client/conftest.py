@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from certrotor.client import BearerTokenAuth, NetSuiteClient, RetryPolicy
 from certrotor.crypto import KeySpec, PrivateKey, generate_private_key
-from certrotor.emulator.testing import RunningEmulator, serve_emulator
+from certrotor.emulator.testing import RunningEmulator
 
 from ._scripted import ScriptedServer
 
@@ -41,13 +40,6 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[RunningEmulator]:
-    """A fresh emulator (real uvicorn on a free loopback port, real SQLite state) per test."""
-    with serve_emulator(tmp_path / "emulator.db") as running:
-        yield running
 
 
 @pytest.fixture
