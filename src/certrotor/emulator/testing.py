@@ -83,6 +83,11 @@ class RunningEmulator:
         """Change fault settings (see ``EmulatorConfig``); the rest stays as it is."""
         self._admin("POST", "/faults", faults)
 
+    def faults(self) -> dict[str, Any]:
+        """The current fault settings."""
+        faults: dict[str, Any] = self._admin("GET", "/faults")
+        return faults
+
     def clear_faults(self) -> None:
         self.set_faults(
             error_rate=0.0,
