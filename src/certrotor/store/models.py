@@ -162,9 +162,8 @@ class CredentialRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
 
     account: Mapped[AccountRow] = relationship(lazy="joined", innerjoin=True)
-    auth_credential: Mapped[CredentialRow | None] = relationship(
-        remote_side=[id], lazy="joined", join_depth=1
-    )
+    # selectin, not joined: a joined self-reference would drag the other row's account along.
+    auth_credential: Mapped[CredentialRow | None] = relationship(remote_side=[id], lazy="selectin")
 
 
 class CertificateVersionRow(Base):

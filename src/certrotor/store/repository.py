@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
@@ -207,16 +207,23 @@ class Store:
         return f"Store(url={self.url!r}, master_key_id={self._master_key.key_id!r})"
 
     def _remember_master_key(self, *, check: bool) -> None:
-        with self._writer.begin() as session:
-            row = session.get(StoreMetaRow, _MASTER_KEY_META)
-            if row is None:
-                session.add(StoreMetaRow(name=_MASTER_KEY_META, value=self._master_key.key_id))
-                return
-            if check and row.value != self._master_key.key_id:
-                raise MasterKeyError(
-                    f"This store's secrets are sealed under master key {row.value}, "
-                    f"but the master key in use is {self._master_key.key_id}."
-                )
+        """Record the master key id on first open; later opens compare against it."""
+        try:
+            with self._writer.begin() as session:
+                recorded = session.get(StoreMetaRow, _MASTER_KEY_META)
+                if recorded is None:
+                    session.add(StoreMetaRow(name=_MASTER_KEY_META, value=self._master_key.key_id))
+                    return
+                recorded_id = recorded.value
+        except IntegrityError:
+            # Another process opened the new store at the same instant and recorded its key first.
+            with self._reader.begin() as session:
+                recorded_id = session.get_one(StoreMetaRow, _MASTER_KEY_META).value
+        if check and recorded_id != self._master_key.key_id:
+            raise MasterKeyError(
+                f"This store's secrets are sealed under master key {recorded_id}, "
+                f"but the master key in use is {self._master_key.key_id}."
+            )
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -297,16 +304,30 @@ class Store:
         return self.add_credentials([spec])[0]
 
     def add_credentials(self, specs: Iterable[CredentialSpec]) -> list[Credential]:
-        """Add several credentials in one transaction: all or none (fast for fleets)."""
-        added: list[CredentialRow] = []
+        """Add several credentials in one transaction: all or none.
+
+        Fleets of thousands go in with a handful of statements: names are checked in one query,
+        each account is resolved once, and the rows are inserted in one batch.
+        """
+        validated = [_validated_spec(spec) for spec in specs]
+        seen: set[str] = set()
+        for spec in validated:
+            if spec.name in seen:
+                raise _name_taken(spec.name)
+            seen.add(spec.name)
         try:
             with self._write() as session:
-                for raw_spec in specs:
-                    spec = _validated_spec(raw_spec)
-                    if self._live_row(session, spec.name) is not None:
-                        raise _name_taken(spec.name)
-                    account = self._account_for_spec(session, spec)
-                    now = utcnow()
+                taken = self._live_names(session, seen)
+                if taken:
+                    raise _name_taken(min(taken))
+                accounts: dict[str, AccountRow] = {}
+                batch: dict[str, CredentialRow] = {}
+                now = utcnow()
+                for spec in validated:
+                    account = accounts.get(spec.account_id.strip())
+                    if account is None or spec.base_url is not None or spec.verify_tls is not None:
+                        account = self._account_for_spec(session, spec)
+                        accounts[account.account_id] = account
                     row = CredentialRow(
                         name=spec.name,
                         kind=spec.kind,
@@ -322,7 +343,7 @@ class Store:
                         grace_seconds=spec.grace_seconds,
                         strategy=spec.strategy,
                         auth_mode=spec.auth_mode,
-                        auth_credential=self._auth_credential_row(session, spec),
+                        auth_credential=self._auth_credential_row(session, spec, batch),
                         hook_command=spec.hook_command,
                         delivery_dir=spec.delivery_dir,
                         record_script_id=spec.record_script_id,
@@ -332,12 +353,15 @@ class Store:
                         updated_at=now,
                     )
                     session.add(row)
-                    session.flush()
-                    if spec.management_token is not None:
-                        row.management_token_sealed = self._seal_token(row.id, spec.management_token)
-                    added.append(row)
+                    batch[spec.name] = row
                 session.flush()
-                return [_credential(row) for row in added]
+                # Tokens are sealed bound to the row id, known only after the insert.
+                for spec in validated:
+                    if spec.management_token is not None:
+                        row = batch[spec.name]
+                        row.management_token_sealed = self._seal_token(row.id, spec.management_token)
+                session.flush()
+                return [_credential(batch[spec.name]) for spec in validated]
         except IntegrityError:
             # A concurrent writer took one of the names between our check and our insert.
             raise AlreadyExistsError(
@@ -345,7 +369,26 @@ class Store:
                 hint="choose another name, or see it with `certrotor credential list`.",
             ) from None
 
-    def _auth_credential_row(self, session: Session, spec: CredentialSpec) -> CredentialRow | None:
+    def _live_names(self, session: Session, names: Iterable[str]) -> set[str]:
+        wanted = list(names)
+        taken: set[str] = set()
+        for start in range(0, len(wanted), 500):  # stay far below any bound-parameter limit
+            chunk = wanted[start : start + 500]
+            taken.update(
+                session.scalars(
+                    select(CredentialRow.name).where(
+                        CredentialRow.name.in_(chunk), CredentialRow.removed_at.is_(None)
+                    )
+                )
+            )
+        return taken
+
+    def _auth_credential_row(
+        self,
+        session: Session,
+        spec: CredentialSpec,
+        batch: dict[str, CredentialRow] | None = None,
+    ) -> CredentialRow | None:
         if spec.auth_credential is None:
             return None
         if spec.auth_credential == spec.name:
@@ -353,7 +396,7 @@ class Store:
                 f"Credential {spec.name!r} cannot authenticate through itself by name.",
                 hint="use --auth self for a credential's own certificate.",
             )
-        row = self._live_row(session, spec.auth_credential)
+        row = (batch or {}).get(spec.auth_credential) or self._live_row(session, spec.auth_credential)
         if row is None:
             raise NotFoundError(
                 f"No credential named {spec.auth_credential!r} to authenticate through.",
@@ -1023,14 +1066,21 @@ class Store:
         credential: CredentialRef | None,
         actor: str,
         action: str,
-        outcome: EventOutcome,
-        detail: dict[str, Any] | None = None,
+        outcome: EventOutcome | str,
+        detail: Mapping[str, Any] | None = None,
     ) -> Event:
         """Append an audit record; secrets in ``detail`` are redacted before they are stored."""
         if not actor.strip() or len(actor) > 128:
             raise InputError("An event actor must be 1 to 128 characters.", hint="e.g. cli:alice.")
         if not action.strip() or len(action) > 64:
             raise InputError("An event action must be 1 to 64 characters.", hint="e.g. rotation.upload.")
+        try:
+            checked_outcome = EventOutcome(outcome)
+        except ValueError:
+            raise InputError(
+                f"Unknown event outcome {outcome!r}.",
+                hint=f"use one of: {', '.join(o.value for o in EventOutcome)}.",
+            ) from None
         clean = scrub_detail(detail or {})
         with self._write() as session:
             credential_id = None
@@ -1041,7 +1091,7 @@ class Store:
                 at=utcnow(),
                 actor=actor,
                 action=action,
-                outcome=EventOutcome(outcome),
+                outcome=checked_outcome,
                 detail=clean,
             )
             session.add(row)
