@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from certrotor.cli import credentials, demo, remote, rotation
+from certrotor.cli import records as record_commands
 from certrotor.cli.main import app
 from certrotor.emulator.cli import emulator_app
 
@@ -19,5 +20,7 @@ app.command("rotate")(rotation.rotate)
 app.command("health")(rotation.health)
 app.command("events")(rotation.events)
 app.command("daemon")(rotation.daemon)
+app.add_typer(record_commands.record_app, name="record")
+app.add_typer(record_commands.receiver_app, name="receiver")
 app.add_typer(emulator_app, name="emulator")
 app.command("demo")(demo.demo)

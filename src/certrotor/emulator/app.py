@@ -24,12 +24,19 @@ from certrotor.emulator.problems import (
     OAuthRefusalError,
     netsuite_error_body,
 )
-from certrotor.emulator.routes import admin, authorize, certificates, record, token
+from certrotor.emulator.routes import admin, authorize, certificate_records, certificates, record, token
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import EmulatorState
 from certrotor.errors import AlreadyExistsError, CertrotorError, NotFoundError
 
-ROUTERS = (token.router, authorize.router, certificates.router, record.router, admin.router)
+ROUTERS = (
+    token.router,
+    authorize.router,
+    certificates.router,
+    record.router,
+    certificate_records.router,
+    admin.router,
+)
 EMULATOR_VERSION = "1.0.0"
 
 _log = logging.getLogger(__name__)
@@ -91,6 +98,7 @@ def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> Fa
         redoc_url=None,
     )
     app.state.runtime = runtime
+    certificate_records.attach_records(app, state)
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(NetSuiteRefusalError, _on_netsuite_refusal)

@@ -7,8 +7,9 @@ from certrotor.health_rules import HealthFacts, HealthReport, ProbeResult, Remot
 from certrotor.logging import get_logger
 from certrotor.scheduling import RenewalWindow
 from certrotor.services.reconcile import combination_items
+from certrotor.services.records import check_record_credential
 from certrotor.services.runtime import Runtime
-from certrotor.store import Credential
+from certrotor.store import Credential, CredentialKind
 
 log = get_logger(__name__)
 
@@ -37,6 +38,8 @@ def check_credential(
     runtime: Runtime, credential: Credential, *, remote: bool = True, probe: bool = False
 ) -> HealthReport:
     """Judge one credential; remote checks that fail leave the remote state ``unknown``."""
+    if credential.kind is CredentialKind.RECORD:
+        return check_record_credential(runtime, credential, remote=remote)
     store = runtime.store
     now = runtime.now()
     current = store.current_version(credential)

@@ -12,16 +12,21 @@ import datetime as dt
 import os
 import random
 import signal
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from certrotor import crypto
+from certrotor.client.auth import BearerTokenAuth
 from certrotor.client.netsuite import NetSuiteClient
 from certrotor.delivery import DeliveredPaths, deliver_files, run_hook
 from certrotor.errors import (
     CertrotorError,
+    CredentialBusyError,
+    LeaseLostError,
     NetSuiteAPIError,
     RemoteNotFoundError,
     RotationError,
@@ -37,6 +42,7 @@ from certrotor.store import (
     AuthMode,
     CertificateVersion,
     Credential,
+    CredentialKind,
     EventOutcome,
     Rotation,
     RotationStep,
@@ -48,7 +54,13 @@ from certrotor.store import (
 log = get_logger(__name__)
 
 FAULT_POINT_ENV = "CERTROTOR_FAULT_POINT"
-"""Test-only: ``before:STEP`` or ``after:STEP`` makes the process SIGKILL itself there."""
+"""Test-only: ``before:STEP`` or ``after:STEP`` makes the process SIGKILL itself there.
+
+STEP is a journal step (``prepare`` ... ``retire``); two more points sit inside ``upload``, where
+a crash is hardest to survive: ``after:upload-sent`` (NetSuite answered the upload, its ID is not
+recorded yet) and ``after:revoke-old`` (replace: the old certificate is revoked on NetSuite, not yet
+in the store).
+"""
 
 VERIFY_ATTEMPTS = 3
 VERIFY_PAUSE_SECONDS = 1.0
@@ -66,6 +78,30 @@ def fault_point(moment: str, step: str) -> None:
 
 def subject_for(credential: Credential) -> str:
     return f"certrotor {credential.name}"
+
+
+def default_owner() -> str:
+    """A lease owner name: ``host:pid:random``, so a lease of a dead local process can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_holder_is_dead(owner: str) -> bool:
+    """Whether ``owner`` (see :func:`default_owner`) is a process of this host that no longer runs.
+
+    Only a definite "no such process" counts: another host's owner, an unparsable name or a
+    process we may not signal are all treated as alive, so a live holder is never overtaken.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +124,9 @@ class _StopRequestedError(Exception):
 
 class Rotator:
     """Runs rotations for one owner (a CLI call or a daemon worker), one credential at a time."""
+
+    rotates_records = False
+    """Certificate record credentials go to ``certrotor.services.records.RecordRotator``."""
 
     def __init__(
         self,
@@ -112,21 +151,46 @@ class Rotator:
     def rotate(self, name: str, trigger: RotationTrigger, *, claimed: bool = False) -> RotationOutcome:
         """Rotate ``name`` (or resume its open rotation), holding its lease throughout."""
         credential = self.store.get_credential(name)
+        if credential.kind is CredentialKind.RECORD and not self.rotates_records:
+            from certrotor.services.records import RecordRotator  # it builds on this module
+
+            return RecordRotator.like(self).rotate(name, trigger, claimed=claimed)
         if not claimed:
-            credential = self.store.claim(credential, self.owner, self.lease_seconds)
+            credential = self._claim(credential)
         try:
             return self._rotate_claimed(credential, trigger)
         finally:
             self.store.release(credential.name, self.owner)
 
+    def _claim(self, credential: Credential) -> Credential:
+        """Lease ``credential``; a lease left by a killed process of this host is taken over.
+
+        Without this, ``certrotor rotate NAME`` run again after a crash would be refused until
+        the dead process's lease expired.
+        """
+        try:
+            return self.store.claim(credential, self.owner, self.lease_seconds)
+        except CredentialBusyError:
+            holder = self.store.get_credential(credential.name).lease_owner
+            if holder is None or not lease_holder_is_dead(holder):
+                raise
+            log.warning("taking over the lease of a dead process", credential=credential.name, holder=holder)
+            # Releases only if the dead holder still has it; a live rival that won meanwhile keeps it.
+            self.store.release(credential.name, holder)
+            return self.store.claim(credential, self.owner, self.lease_seconds)
+
     def _rotate_claimed(self, credential: Credential, trigger: RotationTrigger) -> RotationOutcome:
         rotation = self.store.open_rotation(credential)
         try:
             if rotation is not None and rotation.step is RotationStep.RETIRE:
-                waiting = self._retire(credential, rotation, early=trigger is RotationTrigger.MANUAL)
+                # A manual trigger cuts a grace period short and starts a new rotation; a rotation
+                # whose grace is over (resumed after a crash) is only finished.
+                in_grace = rotation.retire_after is not None and self.runtime.now() < rotation.retire_after
+                cut_short = trigger is RotationTrigger.MANUAL and in_grace
+                waiting = self._retire(credential, rotation, early=cut_short)
                 if waiting is not None:
                     return waiting
-                if trigger is not RotationTrigger.MANUAL:
+                if not cut_short:
                     return self._outcome(credential, rotation, "retired")
                 rotation = None
             if rotation is None:
@@ -135,9 +199,14 @@ class Rotator:
                 strategy = credential.effective_strategy or Strategy.OVERLAP
                 rotation = self.store.start_rotation(credential, trigger, strategy, old)
                 self._event(credential, "rotation-start", EventOutcome.INFO, rotation, trigger=trigger.value)
+                fault_point("before", RotationStep.PREPARE.value)
             return self._run(credential, rotation)
         except _StopRequestedError:
             return self._outcome(credential, rotation, "interrupted", "stopped between steps; resumes later")
+        except LeaseLostError as exc:
+            # Another process holds the credential now: leave its schedule and health alone.
+            log.warning("lease lost, rotation left to its new holder", credential=credential.name)
+            return self._outcome(credential, rotation, "interrupted", exc.message)
         except VerificationError as exc:
             return self._fail_rotation(credential, rotation, exc)
         except CertrotorError as exc:
@@ -226,7 +295,8 @@ class Rotator:
         uploaded: CertificateVersion | None = self._new_version(rotation)
         assert uploaded is not None
         if uploaded.certificate_id is None:
-            with self.runtime.client_for(credential) as client:
+            auth = self._prefetched_auth(credential, rotation)
+            with self.runtime.client_for(credential, auth=auth) as client:
                 # A crash between the upload and its journal entry left the ID unrecorded.
                 adopt_unrecorded_uploads(self.runtime, credential, client.list_certificates())
                 uploaded = self.store.get_version(uploaded.id)
@@ -247,6 +317,7 @@ class Rotator:
             answer = client.upload_certificate(
                 version.certificate_pem, entity=credential.entity_id, role=credential.role_id
             )
+            fault_point("after", "upload-sent")
         except UploadOutcomeUnknown:
             adopt_unrecorded_uploads(self.runtime, credential, client.list_certificates())
             adopted = self.store.get_version(version.id)
@@ -285,6 +356,26 @@ class Rotator:
             reason=cause.message,
         )
 
+    def _prefetched_auth(self, credential: Credential, rotation: Rotation) -> BearerTokenAuth | None:
+        """Replace strategy: the token kept before this rotation revoked the old certificate.
+
+        Once the old certificate may be revoked on NetSuite it can mint no token, even while the
+        store (after a crash) still calls it current: management calls must use the kept token.
+        """
+        if rotation.strategy is not Strategy.REPLACE or not self._token_prefetched(credential, rotation):
+            return None
+        token = self.store.management_token(credential)
+        return BearerTokenAuth(token) if token else None
+
+    def _token_prefetched(self, credential: Credential, rotation: Rotation) -> bool:
+        credential = self.store.get_credential(credential.name)
+        if not credential.has_management_token:
+            return False
+        return any(
+            event.action == "token-prefetched" and event.detail.get("rotation") == rotation.id
+            for event in self.store.events(credential, limit=200)
+        )
+
     def _revoke_old_first(self, credential: Credential, rotation: Rotation, client: NetSuiteClient) -> None:
         """Replace strategy: keep a fresh token for consumers, then revoke the old certificate."""
         if rotation.old_version_id is None:
@@ -292,13 +383,15 @@ class Rotator:
         old = self.store.get_version(rotation.old_version_id)
         if old.state is VersionState.REVOKED or old.certificate_id is None:
             return
-        if credential.auth_mode is AuthMode.SELF and self.runtime.token_override is None:
+        needs_token = credential.auth_mode is AuthMode.SELF and self.runtime.token_override is None
+        if needs_token and not self._token_prefetched(credential, rotation):
             # After the revocation the old certificate can mint no token: keep one, sealed, so
             # the upload (and a resume after a crash) can still authenticate.
             with self.runtime.m2m_auth(credential, old) as auth:
                 self.store.set_management_token(credential, auth.current_token())
             self._event(credential, "token-prefetched", EventOutcome.OK, rotation)
         self._revoke_remote(client, old)
+        fault_point("after", "revoke-old")
         self.store.set_version_state(old, VersionState.REVOKED)
         self._event(credential, "revoke-old", EventOutcome.OK, rotation, certificate_id=old.certificate_id)
 
@@ -402,6 +495,7 @@ class Rotator:
                 self.store.set_version_state(old, VersionState.REVOKED)
                 detail = {"certificate_id": old.certificate_id, "grace_cut_short": early}
                 self._event(credential, "retire", EventOutcome.OK, rotation, **detail)
+        fault_point("after", RotationStep.RETIRE.value)
         fault_point("before", "done")
         self.store.finish_rotation(rotation.id, ok=True)
         self._plan_next(credential)

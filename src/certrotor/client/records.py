@@ -1,0 +1,296 @@
+"""``RecordClient``: certificate records through the records RESTlet (``certrotor.protocol.records``).
+
+Reads, file replacements and deletions are retried (repeating them changes nothing more); a
+create is sent again only when it provably never left. A missing record raises
+``RecordNotFoundError`` with seed 004's words and the command that recreates it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx2
+import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pydantic import ValidationError
+
+from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, send_with_retry
+from certrotor.client._token import USER_AGENT
+from certrotor.client.responses import error_for_response, parse_json_model, unavailable_error
+from certrotor.crypto import PrivateKey, certificate_to_pem, private_key_to_pem
+from certrotor.errors import NetSuiteAPIError, RecordNotFoundError, RemoteError, RemoteNotFoundError
+from certrotor.protocol.records import (
+    PLACEHOLDER_FILE_NAME,
+    RECORD_QUERY_PARAM,
+    RECORDS_RESTLET_DEPLOY,
+    RECORDS_RESTLET_SCRIPT,
+    RESTLET_PATH,
+    CertificateRecordInfo,
+    CertificateRecordList,
+    FileFormat,
+    RecordFileUpload,
+    placeholder_pem,
+    record_not_found_message,
+    record_script_id,
+)
+from certrotor.protocol.urls import NetSuiteEndpoints
+
+log = structlog.get_logger(__name__)
+
+RECORD_FILE_NAME = "certrotor-record.pem"
+_NOT_FOUND_CODES = {"NONEXISTENT_ID", "RECORD_NOT_FOUND", "CERTIFICATE_NOT_FOUND"}
+_NOT_FOUND_TEXT = re.compile(r'Certificate "[^"]+" not found', re.IGNORECASE)
+_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+def recreate_hint(credential_name: str | None) -> str:
+    """The fix for a deleted record: the command that recreates it with the placeholder."""
+    name = credential_name or "NAME"
+    return (
+        "the certificate record was deleted in NetSuite; recreate it with "
+        f"`certrotor record recreate {name}`."
+    )
+
+
+def record_file_upload(
+    script_id: str,
+    private_key: PrivateKey,
+    certificate: x509.Certificate,
+    *,
+    file_format: FileFormat = "pem",
+    name: str | None = None,
+) -> RecordFileUpload:
+    """The body that puts ``private_key`` and ``certificate`` into a record (PEM, or password PKCS#12)."""
+    if file_format == "pem":
+        content = certificate_to_pem(certificate) + private_key_to_pem(private_key).decode("ascii")
+        return RecordFileUpload(
+            script_id=script_id,
+            name=name,
+            file_name=RECORD_FILE_NAME,
+            file_format="pem",
+            file_content=content,
+        )
+    # A fresh password per upload: it only protects the file in transit and in NetSuite's copy.
+    password = secrets.token_urlsafe(24)
+    der = pkcs12.serialize_key_and_certificates(
+        b"certrotor", private_key, certificate, None, serialization.BestAvailableEncryption(password.encode())
+    )
+    return RecordFileUpload(
+        script_id=script_id,
+        name=name,
+        file_name=RECORD_FILE_NAME.replace(".pem", ".p12"),
+        file_format="pkcs12",
+        file_content=base64.b64encode(der).decode("ascii"),
+        password=password,
+    )
+
+
+class RecordClient:
+    """One account's certificate records over one ``httpx2.Client`` (a context manager).
+
+    ``auth`` is a bearer auth for a role with the Certificate Management permission and the
+    ``restlets`` scope; ``credential_name`` names the credential in the fix hints.
+    """
+
+    def __init__(
+        self,
+        endpoints: NetSuiteEndpoints,
+        *,
+        auth: httpx2.Auth | None,
+        verify_tls: bool = True,
+        timeout: float = 30,
+        transport: httpx2.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        credential_name: str | None = None,
+        script: str = RECORDS_RESTLET_SCRIPT,
+        deploy: str = RECORDS_RESTLET_DEPLOY,
+    ) -> None:
+        self.endpoints = endpoints
+        self.credential_name = credential_name
+        self._retry = retry or RetryPolicy()
+        self._params = {"script": script, "deploy": deploy}
+        self._http = httpx2.Client(
+            auth=auth,
+            verify=verify_tls,
+            timeout=httpx2.Timeout(timeout),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    @property
+    def url(self) -> str:
+        return self.endpoints.api_base + RESTLET_PATH
+
+    def __repr__(self) -> str:
+        return f"RecordClient(api_base={self.endpoints.api_base!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RecordClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def get(self, script_id: str) -> CertificateRecordInfo:
+        """The record's metadata; ``RecordNotFoundError`` if it does not exist."""
+        script_id = record_script_id(script_id)
+        operation = f"reading certificate record {script_id}"
+        response = self._idempotent("GET", operation, params={RECORD_QUERY_PARAM: script_id})
+        self._raise_for_status(response, operation, script_id)
+        return parse_json_model(response, CertificateRecordInfo, operation=operation)
+
+    def list_records(self) -> list[CertificateRecordInfo]:
+        operation = "listing certificate records"
+        response = self._idempotent("GET", operation)
+        self._raise_for_status(response, operation, None)
+        return parse_json_model(response, CertificateRecordList, operation=operation).records
+
+    def replace_file(
+        self,
+        script_id: str,
+        private_key: PrivateKey,
+        certificate: x509.Certificate,
+        *,
+        file_format: FileFormat = "pem",
+    ) -> CertificateRecordInfo:
+        """Put the key and certificate into the record (the key travels: NetSuite signs with it)."""
+        script_id = record_script_id(script_id)
+        body = record_file_upload(script_id, private_key, certificate, file_format=file_format)
+        operation = f"replacing the file of certificate record {script_id}"
+        response = self._idempotent("PUT", operation, json=body.model_dump(exclude_none=True))
+        self._raise_for_status(response, operation, script_id)
+        return parse_json_model(response, CertificateRecordInfo, operation=operation)
+
+    def create(
+        self,
+        record_id: str,
+        name: str,
+        *,
+        file_content: str | None = None,
+        file_name: str = PLACEHOLDER_FILE_NAME,
+        file_format: FileFormat = "pem",
+        password: str | None = None,
+    ) -> CertificateRecordInfo:
+        """Create a record; without ``file_content`` it holds the bundled placeholder (seed 004)."""
+        script_id = record_script_id(record_id)
+        body = RecordFileUpload(
+            script_id=script_id,
+            name=name,
+            file_name=file_name,
+            file_format=file_format,
+            file_content=file_content if file_content is not None else placeholder_pem(),
+            password=password,
+        )
+        operation = f"creating certificate record {script_id}"
+
+        def never_sent(exc: Exception) -> bool:
+            return isinstance(exc, _NEVER_SENT)
+
+        try:
+            response = send_with_retry(
+                lambda: self._http.send(self._build("POST", json=body.model_dump(exclude_none=True))),
+                policy=self._retry,
+                retry_statuses={429},
+                retry_on=never_sent,
+                operation=operation,
+            )
+        except httpx2.TransportError as exc:
+            raise unavailable_error(exc, operation=operation) from exc
+        self._raise_for_status(response, operation, script_id)
+        return parse_json_model(response, CertificateRecordInfo, operation=operation)
+
+    def delete(self, script_id: str) -> None:
+        script_id = record_script_id(script_id)
+        operation = f"deleting certificate record {script_id}"
+        response = self._idempotent("DELETE", operation, params={RECORD_QUERY_PARAM: script_id})
+        self._raise_for_status(response, operation, script_id)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _build(
+        self, method: str, *, params: dict[str, str] | None = None, json: Any = None
+    ) -> httpx2.Request:
+        return self._http.build_request(
+            method, self.url, params={**self._params, **(params or {})}, json=json
+        )
+
+    def _idempotent(
+        self, method: str, operation: str, *, params: dict[str, str] | None = None, json: Any = None
+    ) -> httpx2.Response:
+        build: Callable[[], httpx2.Request] = lambda: self._build(method, params=params, json=json)  # noqa: E731
+        try:
+            return send_with_retry(
+                lambda: self._http.send(build()),
+                policy=self._retry,
+                retry_statuses=TRANSIENT_STATUSES,
+                retry_on=lambda exc: isinstance(exc, httpx2.TransportError),
+                operation=operation,
+            )
+        except httpx2.TransportError as exc:
+            raise unavailable_error(exc, operation=operation) from exc
+
+    def _raise_for_status(self, response: httpx2.Response, operation: str, script_id: str | None) -> None:
+        if response.is_success:
+            return
+        response.read()
+        error = _restlet_error(response, operation) or error_for_response(response, operation=operation)
+        if script_id is not None and _means_not_found(error):
+            assert isinstance(error, NetSuiteAPIError)
+            raise RecordNotFoundError(
+                record_not_found_message(script_id),
+                status_code=error.status_code,
+                error_code=error.error_code,
+                hint=recreate_hint(self.credential_name),
+            )
+        raise error
+
+
+def _means_not_found(error: RemoteError) -> bool:
+    if isinstance(error, RemoteNotFoundError):
+        return True
+    return isinstance(error, NetSuiteAPIError) and (
+        error.error_code in _NOT_FOUND_CODES or bool(_NOT_FOUND_TEXT.search(error.message))
+    )
+
+
+def _restlet_error(response: httpx2.Response, operation: str) -> NetSuiteAPIError | None:
+    """A RESTlet's own error shape, ``{"error": {"code": ..., "message": ...}}``, as a typed error."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        return None
+    try:
+        code = str(body["error"].get("code") or "") or None
+        message = str(body["error"].get("message") or "")
+    except (ValidationError, AttributeError):
+        return None
+    if response.status_code == 429 or response.status_code >= 500:
+        return None
+    return NetSuiteAPIError(
+        f"NetSuite refused {operation} (HTTP {response.status_code}{f' {code}' if code else ''}): {message}",
+        status_code=response.status_code,
+        error_code=code,
+        hint="see NetSuite's message; check that the certrotor certificates RESTlet is deployed.",
+    )
+
+
+__all__ = ["RecordClient", "record_file_upload", "recreate_hint"]

@@ -1,0 +1,155 @@
+"""Certificate records (seed 004): script IDs, the records RESTlet's URL and JSON shapes, the placeholder.
+
+NetSuite has no REST resource for certificate records (Setup > Company > Certificates); SuiteScript's
+``N/certificateControl`` manages them. certrotor talks to a small RESTlet that wraps it, deployed as
+``customscript_certrotor_certificates`` (deployment 1), at NetSuite's RESTlet URL::
+
+    GET    /app/site/hosting/restlet.nl?script=...&deploy=1[&record=SCRIPT_ID]  metadata (or all)
+    POST   /app/site/hosting/restlet.nl?script=...&deploy=1   create  (RecordFileUpload + id, name)
+    PUT    /app/site/hosting/restlet.nl?script=...&deploy=1   replace the file (RecordFileUpload)
+    DELETE /app/site/hosting/restlet.nl?script=...&deploy=1&record=SCRIPT_ID  delete
+
+The emulator serves exactly this; answers are :class:`CertificateRecordInfo` (never the key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certrotor.errors import InputError
+
+SCRIPT_ID_PREFIX = "custcertificate"
+"""NetSuite prefixes each record's ID: ``_oa_realtime`` becomes ``custcertificate_oa_realtime``."""
+DEFAULT_RECORD_ID = "_oa_realtime"
+DEFAULT_RECORD_NAME = "OpenAir real-time"
+MAX_SCRIPT_ID_LENGTH = 40
+
+RESTLET_PATH = "/app/site/hosting/restlet.nl"
+RECORDS_RESTLET_SCRIPT = "customscript_certrotor_certificates"
+RECORDS_RESTLET_DEPLOY = "1"
+RECORD_QUERY_PARAM = "record"
+
+PLACEHOLDER_FILE_NAME = "openair-certificate.pem"
+"""The bundled certificate file of the OpenAir bundle (369630): deliberately not valid (seed 004)."""
+
+FileFormat = Literal["pem", "pkcs12"]
+
+_SCRIPT_ID = re.compile(rf"^{SCRIPT_ID_PREFIX}[a-z0-9_]+$")
+
+
+def record_script_id(record_id: str) -> str:
+    """The script ID NetSuite gives a record created with ID ``record_id`` (lower case, prefixed).
+
+    ``_oa_realtime`` and ``custcertificate_oa_realtime`` both give ``custcertificate_oa_realtime``.
+    """
+    value = record_id.strip().lower()
+    if value and not value.startswith(SCRIPT_ID_PREFIX):
+        value = SCRIPT_ID_PREFIX + value
+    if not _SCRIPT_ID.match(value) or len(value) > MAX_SCRIPT_ID_LENGTH:
+        raise InputError(
+            f"Invalid certificate record ID {record_id!r}.",
+            hint=f"use letters, digits and '_' (e.g. {DEFAULT_RECORD_ID}); NetSuite adds the "
+            f"prefix {SCRIPT_ID_PREFIX!r}, and the whole ID has at most {MAX_SCRIPT_ID_LENGTH} characters.",
+        )
+    return value
+
+
+def record_not_found_message(script_id: str) -> str:
+    """Seed 004's own error text for a deleted certificate record."""
+    return f'Certificate "{script_id}" not found'
+
+
+@functools.cache
+def placeholder_pem() -> str:
+    """The bundled placeholder ``openair-certificate.pem`` (an expired certificate and its key)."""
+    return resources.files("certrotor.protocol").joinpath("data", PLACEHOLDER_FILE_NAME).read_text("ascii")
+
+
+@functools.cache
+def placeholder_fingerprint() -> str:
+    """SHA-256 fingerprint (lower-case hex) of the placeholder's certificate."""
+    from certrotor.crypto import fingerprint_sha256, load_certificate_pem
+
+    return fingerprint_sha256(load_certificate_pem(placeholder_pem()))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CertificateRecordInfo(_Model):
+    """What the RESTlet tells about one record: its certificate's public facts, never the key."""
+
+    script_id: str
+    name: str
+    internal_id: int
+    file_name: str
+    file_format: FileFormat
+    certificate: str
+    """The record's certificate (PEM, public)."""
+    fingerprint_sha256: str
+    subject: str
+    issuer: str
+    key_type: str
+    key_size: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    is_placeholder: bool
+    """The record holds the bundled placeholder, which is not valid."""
+    valid: bool
+    """The certificate is within its validity period."""
+    date_created: dt.datetime
+    last_modified: dt.datetime
+
+
+class CertificateRecordList(_Model):
+    records: list[CertificateRecordInfo]
+
+
+class RecordFileUpload(BaseModel):
+    """Body of a create (POST, with ``name``) or a file replacement (PUT).
+
+    ``file_content`` is PEM text (key and certificate) for ``pem``, base64 of the DER file for
+    ``pkcs12``. The private key travels here by design: NetSuite signs with it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    script_id: str = Field(min_length=1, max_length=100)
+    """For a create: the ID as typed in NetSuite (``_oa_realtime``) or the full script ID."""
+    name: str | None = Field(default=None, max_length=200)
+    file_name: str = Field(default=PLACEHOLDER_FILE_NAME, min_length=1, max_length=200)
+    file_format: FileFormat = "pem"
+    file_content: str = Field(min_length=1, repr=False)
+    password: str | None = Field(default=None, repr=False)
+
+
+class RecordDeleted(_Model):
+    deleted: str
+
+
+__all__ = [
+    "DEFAULT_RECORD_ID",
+    "DEFAULT_RECORD_NAME",
+    "PLACEHOLDER_FILE_NAME",
+    "RECORDS_RESTLET_DEPLOY",
+    "RECORDS_RESTLET_SCRIPT",
+    "RECORD_QUERY_PARAM",
+    "RESTLET_PATH",
+    "SCRIPT_ID_PREFIX",
+    "CertificateRecordInfo",
+    "CertificateRecordList",
+    "FileFormat",
+    "RecordDeleted",
+    "RecordFileUpload",
+    "placeholder_fingerprint",
+    "placeholder_pem",
+    "record_not_found_message",
+    "record_script_id",
+]

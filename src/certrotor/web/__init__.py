@@ -1,0 +1,1 @@
+"""certrotor's own HTTP services (the receiver of signed NetSuite requests)."""
