@@ -26,9 +26,18 @@ def write_private_file(path: Path, data: bytes, *, overwrite: bool) -> None:
         raise InputError(
             f"{path} already exists.", hint="choose another path or pass --force to overwrite."
         ) from None
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(data)
+
+
+def _cannot_write(path: Path, error: OSError) -> InputError:
+    return InputError(
+        f"Cannot write {path}: {error.strerror or error}.",
+        hint="choose a path in an existing directory you may write to.",
+    )
 
 
 def keygen(
@@ -60,7 +69,12 @@ def keygen(
         private_key, common_name=subject, validity_days=validity_days
     )
     write_private_file(key_out, crypto.private_key_to_pem(private_key), overwrite=force)
-    cert_out.write_text(crypto.certificate_to_pem(certificate))
+    try:
+        cert_out.write_text(crypto.certificate_to_pem(certificate))
+    except OSError as exc:
+        # A key without its certificate is of no use: leave nothing behind.
+        key_out.unlink(missing_ok=True)
+        raise _cannot_write(cert_out, exc) from None
     info = crypto.inspect_certificate(certificate)
     if as_json:
         print_json(

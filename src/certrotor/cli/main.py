@@ -6,13 +6,16 @@ import sys
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
+
+# Typer vendors its own Click; this one error means "no arguments: show the help", not a mistake.
+from typer._click.exceptions import NoArgsIsHelpError
 
 from certrotor import __version__
 from certrotor.cli import keys
 from certrotor.cli.output import error_console
 from certrotor.errors import CertrotorError
+from certrotor.logging import scrub_text
 
 app = typer.Typer(
     name="certrotor",
@@ -23,6 +26,7 @@ app = typer.Typer(
 )
 
 ERROR_EXIT_CODE = 1
+USAGE_EXIT_CODE = 2
 
 
 def _version(value: bool) -> None:
@@ -50,18 +54,49 @@ def _mount_optional() -> None:
     from certrotor.cli import commands  # noqa: F401  (registers commands on ``app``)
 
 
+def _debug_requested(args: Sequence[str]) -> bool:
+    """``--debug`` counts only among the root options, so a value such as a certificate ID never does."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
+def _usage_error_line(exc: typer.TyperException) -> str:
+    """Click's usage errors (missing option, bad value, unknown command) as one line with the fix."""
+    message = exc.format_message().rstrip()
+    if not message.endswith((".", "?", "!")):
+        message += "."
+    context = getattr(exc, "ctx", None)
+    command_path = getattr(context, "command_path", None) or "certrotor"
+    return f"error: {message} Fix: see `{command_path} --help`."
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; a CertrotorError becomes one readable line (traceback only with --debug)."""
+    """Run the CLI; every error becomes one readable line with its fix (traceback only with --debug).
+
+    Exit codes: 0 success, 1 a certrotor error (bad input, refused by NetSuite, ...), 2 a usage error
+    (unknown option or command, missing or malformed value), 130 interrupted; ``health`` uses 0, 1
+    and 2 for OK, WARN and CRIT as monitoring plugins do.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    debug = _debug_requested(args)
     _mount_optional()
     command = typer.main.get_command(app)
     try:
+        # Typer vendors its own Click: usage errors are typer.TyperException, not click's classes.
         result = command.main(args=args, prog_name="certrotor", standalone_mode=False)
-    except click.exceptions.ClickException as exc:
+    except NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:
+        if debug:
+            raise
+        error_console.print(_usage_error_line(exc), markup=False)
+        sys.exit(getattr(exc, "exit_code", USAGE_EXIT_CODE))
+    except typer.Abort:
         error_console.print("Aborted.")
         sys.exit(ERROR_EXIT_CODE)
     except CertrotorError as exc:
@@ -72,5 +107,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         error_console.print("Interrupted.")
         sys.exit(130)
+    except Exception as exc:
+        # A bug or an unforeseen failure: still one line (scrubbed of secrets), the traceback on --debug.
+        if debug:
+            raise
+        detail = scrub_text(str(exc)) or "no detail"
+        error_console.print(
+            f"error: unexpected {type(exc).__name__}: {detail} Fix: run again with "
+            "`certrotor --debug ...` for the traceback and report it.",
+            markup=False,
+        )
+        sys.exit(ERROR_EXIT_CODE)
     if isinstance(result, int) and result:
         sys.exit(result)
