@@ -222,7 +222,7 @@ class TestDueIndex:
         """PostgreSQL answers the due selection among many planned credentials from ix_credentials_due."""
         now = utcnow()
         with Store.open(clean_postgres_url, master_key) as store:
-            store.add_credentials([make_spec(f"cred-{index:04d}") for index in range(2000)])
+            store.add_credentials([make_spec(f"cred-{index:04d}") for index in range(600)])
             with store._engine.begin() as connection:
                 # Spread the plans over the coming days; only a handful are due.
                 connection.execute(

@@ -105,6 +105,24 @@ class TestMigrations:
 
 
 class TestSQLiteSettings:
+    def test_writes_take_the_write_lock_up_front(self, sqlite_url, master_key) -> None:
+        """Writes begin IMMEDIATE (no "database is locked" half-way), reads a plain BEGIN."""
+        from sqlalchemy import event
+
+        from ._factories import make_spec
+
+        with Store.open(sqlite_url, master_key) as store:
+            begins: list[str] = []
+
+            def capture(_conn, _cursor, statement, *_args) -> None:
+                if statement.startswith("BEGIN"):
+                    begins.append(statement)
+
+            event.listen(store._engine, "before_cursor_execute", capture)
+            store.add_credential(make_spec())
+            store.get_credential("orders")
+        assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
+
     def test_pragmas(self, sqlite_url, master_key) -> None:
         """SQLite runs in WAL mode with foreign keys, a busy timeout and full sync."""
         with Store.open(sqlite_url, master_key) as store, store._engine.connect() as connection:

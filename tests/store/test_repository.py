@@ -42,6 +42,21 @@ class TestOpen:
         assert path.stat().st_mode & 0o777 == 0o600
         assert path.parent.stat().st_mode & 0o777 == 0o700
 
+    def test_from_settings(self, tmp_path, monkeypatch) -> None:
+        """Store.from_settings opens <data_dir>/certrotor.db with <data_dir>/master.key."""
+        from certrotor.config import Settings
+
+        for name in ("CERTROTOR_MASTER_KEY", "CERTROTOR_DATABASE_URL", "CERTROTOR_MASTER_KEY_FILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("CERTROTOR_CONFIG", str(tmp_path / "absent.toml"))
+        settings = Settings(data_dir=tmp_path / "data")
+        with Store.from_settings(settings) as store:
+            store.add_credential(make_spec())
+        assert (tmp_path / "data" / "certrotor.db").is_file()
+        assert (tmp_path / "data" / "master.key").stat().st_mode & 0o777 == 0o600
+        with Store.from_settings(settings) as store:
+            assert store.get_credential("orders").name == "orders"
+
     def test_reopen_keeps_data(self, store_url, master_key) -> None:
         """Data survives closing and reopening the store."""
         with Store.open(store_url, master_key) as first:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack
 
 from cryptography import x509
 from sqlalchemy import Select, and_, or_, select, update
@@ -82,6 +82,9 @@ from certrotor.store.models import (
     RotationRow,
     StoreMetaRow,
 )
+
+if TYPE_CHECKING:
+    from certrotor.config import Settings
 
 CredentialRef = Credential | str
 """A credential, or its name."""
@@ -179,6 +182,15 @@ class Store:
             store.close()
             raise
         return store
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, check_master_key: bool = True) -> Store:
+        """Open the store the settings name, with the master key they name (created if missing)."""
+        return cls.open(
+            settings.resolved_database_url,
+            MasterKey.from_settings(settings),
+            check_master_key=check_master_key,
+        )
 
     @property
     def url(self) -> str:
