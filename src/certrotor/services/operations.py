@@ -139,6 +139,14 @@ def request_token(runtime: Runtime, name: str) -> TokenResponse:
             f"Credential {name!r} has no current certificate.",
             hint=f"run `certrotor upload {name}` or `certrotor rotate {name}` first.",
         )
+    now = runtime.now()
+    if now >= current.not_after:
+        # NetSuite would refuse it too; say so here, with the command that makes a new one.
+        raise CertificateError(
+            f"The current certificate {current.certificate_id} of {name!r} expired on "
+            f"{current.not_after:%Y-%m-%d %H:%M:%S} UTC.",
+            hint=f"run `certrotor rotate {name}` to make, upload and activate a new one.",
+        )
     with runtime.token_client(credential) as client:
         return client.request_token(
             store.load_private_key(current), certificate_id=current.certificate_id, scopes=credential.scopes
