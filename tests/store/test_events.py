@@ -159,10 +159,20 @@ class TestEventLog:
         with pytest.raises(NotFoundError):
             store.record_event("nope", "cli", "x", "ok")
 
+    def test_removed_credentials_can_still_be_audited(self, store) -> None:
+        """An event about a credential removed a moment ago is recorded against its row."""
+        credential = store.add_credential(make_spec())
+        store.remove_credential("orders")
+        by_record = store.record_event(credential, "cli", "credential.remove", "ok")
+        by_name = store.record_event("orders", "cli", "credential.remove", "info")
+        assert by_record.credential_id == by_name.credential_id == credential.id
+        replacement = store.add_credential(make_spec())
+        assert store.record_event("orders", "cli", "x", "ok").credential_id == replacement.id
+
     def test_api_offers_no_way_to_change_events(self) -> None:
-        """The Store has no method that updates or deletes events."""
-        names = {name for name in dir(Store) if "event" in name}
-        assert names == {"record_event", "events", "_event_credential_ids"}
+        """The Store has no public method that updates or deletes events."""
+        names = {name for name in dir(Store) if "event" in name and not name.startswith("_")}
+        assert names == {"record_event", "events"}
 
 
 class TestAppendOnly:

@@ -1097,7 +1097,7 @@ class Store:
         with self._write() as session:
             credential_id = None
             if credential is not None:
-                credential_id = self._credential_row(session, credential).id
+                credential_id = self._audit_credential_id(session, credential)
             row = EventRow(
                 credential_fk=credential_id,
                 at=utcnow(),
@@ -1126,6 +1126,22 @@ class Store:
                 )
             rows = session.execute(query.order_by(EventRow.id.desc()).limit(limit))
             return [_event(row, name) for row, name in rows]
+
+    def _audit_credential_id(self, session: Session, ref: CredentialRef) -> int:
+        """The row an event is about: removed credentials too, so their removal can be audited."""
+        if isinstance(ref, Credential):
+            if session.get(CredentialRow, ref.id) is None:
+                raise NotFoundError(f"No credential named {ref.name!r}.", hint=_LIST_HINT)
+            return ref.id
+        credential_id = session.scalar(
+            select(CredentialRow.id)
+            .where(CredentialRow.name == ref)
+            .order_by(CredentialRow.removed_at.is_not(None), CredentialRow.id.desc())
+            .limit(1)
+        )
+        if credential_id is None:
+            raise NotFoundError(f"No credential named {ref!r}.", hint=_LIST_HINT)
+        return credential_id
 
     def _event_credential_ids(self, session: Session, ref: CredentialRef) -> list[int]:
         if isinstance(ref, Credential):
