@@ -202,9 +202,9 @@ def _decode_signature(raw: str) -> bytes:
         raise _refuse("missing_signature", "The signature parameter is empty.")
     # '+' decoded to ' ' by a form parser is still meant as '+'.
     text = text.replace(" ", "+")
+    # The URL-safe alphabet is read too; anything outside either alphabet is refused.
+    text = text.replace("-", "+").replace("_", "/")
     try:
-        if "-" in text or "_" in text:
-            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise _refuse("malformed", "The signature is not base64.") from None
