@@ -6,12 +6,9 @@ Several daemons may share one PostgreSQL store: a credential is leased through
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import socket
 import threading
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
@@ -19,15 +16,11 @@ from types import FrameType
 from certrotor.errors import CertrotorError
 from certrotor.logging import get_logger
 from certrotor.services.reconcile import reconcile
-from certrotor.services.rotation import RotationOutcome, Rotator
+from certrotor.services.rotation import RotationOutcome, Rotator, default_owner
 from certrotor.services.runtime import Runtime
 from certrotor.store import Credential, RotationTrigger
 
 log = get_logger(__name__)
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -125,11 +118,15 @@ class Daemon:
             self.runtime.now(), self.owner, self.lease_seconds, limit=self.parallel
         )
         futures: list[Future[RotationOutcome]] = [executor.submit(self._rotate, c) for c in claimed]
-        for future in futures:
+        for future, credential in zip(futures, claimed, strict=True):
             try:
                 self.stats.count(future.result())
             except CertrotorError as exc:
-                log.error("rotation failed", error=exc.message)
+                log.error("rotation failed", credential=credential.name, error=exc.message)
+            except Exception as exc:
+                # One credential's unexpected failure (a dropped database connection, a bug) must
+                # not end the loop for every other credential; its lease expires and it is retried.
+                log.error("rotation crashed", credential=credential.name, error=type(exc).__name__)
         self.stats.ticks += 1
         return len(claimed)
 

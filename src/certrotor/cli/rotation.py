@@ -10,11 +10,11 @@ from rich.table import Table
 
 from certrotor.cli.context import open_runtime
 from certrotor.cli.output import console, format_time, print_json
-from certrotor.daemon import Daemon, default_owner
+from certrotor.daemon import Daemon
 from certrotor.errors import InputError
 from certrotor.health_rules import HealthStatus, overall_status
 from certrotor.services import health as health_service
-from certrotor.services.rotation import Rotator, due_rotation_reason
+from certrotor.services.rotation import Rotator, default_owner, due_rotation_reason
 from certrotor.store import RotationTrigger
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]

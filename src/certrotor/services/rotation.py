@@ -558,6 +558,8 @@ class Rotator:
     ) -> RotationOutcome:
         new_id = old_id = None
         if rotation is not None:
+            # The caller's copy may predate the steps run since (a step that failed late).
+            rotation = self.store.get_rotation(rotation.id)
             if rotation.new_version_id:
                 new_id = self.store.get_version(rotation.new_version_id).certificate_id
             if rotation.old_version_id:
