@@ -80,7 +80,7 @@ def check_credential(
     facts = HealthFacts(
         name=credential.name,
         now=now,
-        kind=credential.kind.value,
+        kind="m2m",  # record credentials were handed to check_record_credential above
         current_not_after=current.not_after if current else None,
         current_certificate_id=current.certificate_id if current else None,
         renewal_window_opens_at=window_opens,
