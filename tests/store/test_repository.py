@@ -197,6 +197,9 @@ class TestCredentials:
             {"management_token": "   "},
             {"delivery_dir": "relative/dir"},
             {"base_url": "ftp://example.test"},
+            {"strategy": "sideways"},
+            {"key_spec": "rsa-1024"},
+            {"auth_mode": "magic"},
         ],
     )
     def test_invalid_specs_change_nothing(self, store, overrides) -> None:
@@ -250,6 +253,10 @@ class TestCredentials:
             store.update_credential("orders", renew_before_min_seconds=10**9)
         with pytest.raises(InputError):
             store.update_credential("orders", resolved_strategy=Strategy.AUTO)
+        with pytest.raises(InputError):
+            store.update_credential("orders", resolved_strategy="auto")  # type: ignore[typeddict-item]
+        with pytest.raises(InputError):
+            store.update_credential("orders", strategy="sideways")  # type: ignore[typeddict-item]
         with pytest.raises(NotFoundError):
             store.update_credential("orders", auth_mode=AuthMode.CREDENTIAL, auth_credential="nope")
         assert store.get_credential("orders") == before

@@ -97,8 +97,6 @@ _LIST_HINT = "see the names with `certrotor credential list`."
 _MASTER_KEY_META = "master_key_id"
 _ACTIVATABLE = frozenset({VersionState.PENDING, VersionState.UPLOADED, VersionState.PREVIOUS})
 
-_T = TypeVar("_T")
-
 
 class _Unset(enum.Enum):
     UNSET = enum.auto()
@@ -450,7 +448,8 @@ class Store:
             if "scopes" in spec_changes:
                 spec_changes["scopes"] = tuple(spec_changes["scopes"])
             spec = _validated_spec(dataclasses.replace(current, **spec_changes))
-            resolved = changes.get("resolved_strategy", row.resolved_strategy)
+            raw_resolved = changes.get("resolved_strategy", row.resolved_strategy)
+            resolved = None if raw_resolved is None else _enum(Strategy, raw_resolved, "strategy")
             if resolved is Strategy.AUTO:
                 raise InputError(
                     "The resolved strategy must be overlap or replace.",
@@ -466,7 +465,7 @@ class Store:
             row.renew_before_max_seconds = spec.renew_before_max_seconds
             row.grace_seconds = spec.grace_seconds
             row.strategy = spec.strategy
-            row.resolved_strategy = None if resolved is None else Strategy(resolved)
+            row.resolved_strategy = resolved
             row.auth_mode = spec.auth_mode
             row.auth_credential = self._auth_credential_row(session, spec)
             row.hook_command = spec.hook_command
@@ -1271,8 +1270,8 @@ def _validated_spec(spec: CredentialSpec) -> CredentialSpec:
         )
     if spec.grace_seconds < 0:
         raise InputError("The grace period cannot be negative.", hint="e.g. 1d.")
-    kind = CredentialKind(spec.kind)
-    auth_mode = AuthMode(spec.auth_mode)
+    kind = _enum(CredentialKind, spec.kind, "credential kind")
+    auth_mode = _enum(AuthMode, spec.auth_mode, "authentication mode")
     if auth_mode is AuthMode.CREDENTIAL and not spec.auth_credential:
         raise InputError(
             "Authentication through another credential needs its name.",
@@ -1302,9 +1301,21 @@ def _validated_spec(spec: CredentialSpec) -> CredentialSpec:
         scopes=scopes,
         kind=kind,
         auth_mode=auth_mode,
-        key_spec=KeySpec(spec.key_spec),
-        strategy=Strategy(spec.strategy),
+        key_spec=_enum(KeySpec, spec.key_spec, "key type"),
+        strategy=_enum(Strategy, spec.strategy, "strategy"),
     )
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _enum(enum_type: type[_E], value: str, label: str) -> _E:
+    """``value`` as a member of ``enum_type``, or an InputError listing the choices."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum_type)
+        raise InputError(f"Unknown {label} {value!r}.", hint=f"choose one of: {choices}.") from None
 
 
 def _spec_of(row: CredentialRow) -> CredentialSpec:
