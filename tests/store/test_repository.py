@@ -99,6 +99,16 @@ class TestOpen:
         assert "hunter2secret" not in str(caught.value)
         assert "CERTROTOR_DATABASE_URL" in caught.value.hint
 
+    def test_database_failure_is_a_store_error(self, sqlite_url, master_key) -> None:
+        """A driver failure during a call (here: a table gone) surfaces as StoreError with a hint."""
+        with Store.open(sqlite_url, master_key) as store:
+            store.add_credential(make_spec())
+            with store._engine.begin() as connection:
+                connection.exec_driver_sql("DROP TABLE rotations")
+            with pytest.raises(StoreError) as caught:
+                store.open_rotation("orders")
+            assert caught.value.hint
+
     def test_url_hides_the_password(self, tmp_path, master_key) -> None:
         """Store.url and repr mask a password and never show the master key."""
         with Store.open(f"sqlite:///{tmp_path}/db.sqlite", master_key) as store:

@@ -237,13 +237,24 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._writer.begin() as session:
+        with self._unavailable_as_store_error(), self._writer.begin() as session:
             yield session
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._reader.begin() as session:
+        with self._unavailable_as_store_error(), self._reader.begin() as session:
             yield session
+
+    @contextmanager
+    def _unavailable_as_store_error(self) -> Iterator[None]:
+        """A lost server or a broken database file becomes one readable StoreError."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreError(
+                f"The database {self.url} failed ({_short_reason(exc, self._url)}).",
+                hint="check that the database is reachable and intact; the transaction was rolled back.",
+            ) from None
 
     # ----------------------------------------------------------------- accounts
 
