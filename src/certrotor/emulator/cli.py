@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -142,7 +143,9 @@ def serve_command(
             err=True,
         )
         server = build_server(create_app(emulator_state, config), log_level=log_level.lower())
-        server.run(sockets=[sock])
+        # uvicorn stops gracefully on Ctrl-C, then re-raises the signal: a requested stop is success.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
     finally:
         sock.close()
         emulator_state.close()

@@ -116,5 +116,19 @@ def netsuite_error_body(status: int, error_code: str, detail: str) -> dict[str, 
 
 
 def netsuite_error_schema() -> dict[str, Any]:
-    """JSON schema of the error answer, for ``/openapi.json``."""
-    return NetSuiteErrorBody.model_json_schema(by_alias=True)
+    """Self-contained JSON schema of the error answer (no ``$defs``), for ``/openapi.json``."""
+    schema = NetSuiteErrorBody.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                return inline(definitions[reference.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined

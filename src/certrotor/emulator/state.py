@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import threading
@@ -833,7 +834,7 @@ class EmulatorState:
                 return self._signing_kid, self._signing_key
             row = session.scalar(select(_SigningKey).order_by(_SigningKey.created_at.desc()))
             if row is None:
-                key = rsa.generate_private_key(public_exponent=65537, key_size=SIGNING_KEY_BITS)
+                key = _process_signing_key()
                 pem = key.private_bytes(
                     serialization.Encoding.PEM,
                     serialization.PrivateFormat.PKCS8,
@@ -841,10 +842,12 @@ class EmulatorState:
                 ).decode("ascii")
                 row = _SigningKey(kid=secrets.token_urlsafe(16), private_pem=pem, created_at=utcnow())
                 session.add(row)
-            loaded = serialization.load_pem_private_key(row.private_pem.encode("ascii"), None)
-            assert isinstance(loaded, rsa.RSAPrivateKey)
-            self._signing_kid, self._signing_key = row.kid, loaded
-            return row.kid, loaded
+            else:
+                loaded = serialization.load_pem_private_key(row.private_pem.encode("ascii"), None)
+                assert isinstance(loaded, rsa.RSAPrivateKey)
+                key = loaded
+            self._signing_kid, self._signing_key = row.kid, key
+            return row.kid, key
 
     # Counters
 
@@ -972,6 +975,14 @@ class EmulatorState:
             session.add(_Counter(name=name, key=key, value=by))
         else:
             row.value += by
+
+
+@functools.cache
+def _process_signing_key() -> rsa.RSAPrivateKey:
+    """One RSA key per process for new state files: generating one costs ~0.3 s, and tests start
+    hundreds of emulators. Each state still has its own ``kid`` and token registry, so a token of
+    one emulator is refused by another."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=SIGNING_KEY_BITS)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

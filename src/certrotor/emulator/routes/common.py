@@ -13,10 +13,10 @@ from certrotor.emulator.problems import (
     INVALID_CONTENT,
     NONEXISTENT_ID,
     NetSuiteRefusalError,
+    netsuite_error_schema,
 )
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import IntegrationRecord, IssuedToken
-from certrotor.protocol.models import NetSuiteErrorBody
 
 bearer_scheme = HTTPBearer(auto_error=False, description="A NetSuite access token.")
 
@@ -76,5 +76,6 @@ def parse_json_body(body: bytes, content_type: str | None) -> Any:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI documentation of NetSuite error answers for ``statuses``."""
-    return {status: {"description": "NetSuite REST error", "model": NetSuiteErrorBody} for status in statuses}
+    """OpenAPI documentation of NetSuite error answers (always JSON, whatever the success type)."""
+    content = {"application/json": {"schema": netsuite_error_schema()}}
+    return {status: {"description": "NetSuite REST error", "content": content} for status in statuses}
