@@ -213,6 +213,16 @@ class RecordClient:
             )
         except httpx2.TransportError as exc:
             raise unavailable_error(exc, operation=operation) from exc
+        if response.status_code == 409:
+            response.read()
+            name = self.credential_name or "NAME"
+            raise NetSuiteAPIError(
+                f'Certificate "{script_id}" already exists; nothing was changed.',
+                status_code=409,
+                error_code=None,
+                hint=f"a rotation replaces its file: `certrotor rotate {name}` "
+                f"(`certrotor record show {name}` shows what it holds).",
+            )
         self._raise_for_status(response, operation, script_id)
         return parse_json_model(response, CertificateRecordInfo, operation=operation)
 

@@ -1,0 +1,210 @@
+"""The record commands as a user types them: add, health, rotate, show, recreate, verify, receiver serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from certrotor.emulator.records_admin import RecordsAdmin
+from certrotor.emulator.testing import RunningEmulator
+
+from ._support import SCRIPT_ID, UNREACHABLE_RECEIVER, CliResult, certrotor_command, run_cli
+
+SERVE_START_TIMEOUT_SECONDS = 60.0
+_LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)/netsuite\.pl")
+
+
+def _add(emulator: RunningEmulator, *extra: str) -> CliResult:
+    return run_cli(
+        "record",
+        "add",
+        "openair",
+        "--account",
+        emulator.tenant.account_id,
+        "--base-url",
+        emulator.base_url,
+        "--token",
+        emulator.tenant.admin_token,
+        *extra,
+    )
+
+
+def _no_secrets(result: CliResult, emulator: RunningEmulator) -> None:
+    assert emulator.tenant.admin_token not in result.output
+    assert "PRIVATE KEY" not in result.output
+
+
+@pytest.fixture
+def added(certrotor_env: dict[str, str], emulator: RunningEmulator) -> str:
+    """``certrotor record add openair`` with the defaults (custcertificate_oa_realtime)."""
+    result = _add(emulator)
+    assert result.exit_code == 0, result.output
+    _no_secrets(result, emulator)
+    return "openair"
+
+
+class TestAdd:
+    def test_added_with_defaults(self, added: str) -> None:
+        """The record ID and name default to OpenAir's."""
+        listed = json.loads(run_cli("credential", "list", "--json").stdout)
+        assert [(c["name"], c["kind"], c["record_script_id"]) for c in listed] == [
+            ("openair", "record", SCRIPT_ID)
+        ]
+
+    def test_needs_an_account(self, certrotor_env: dict[str, str]) -> None:
+        """Without --account (or --auth-credential) the command says what to add."""
+        result = run_cli("record", "add", "x", "--token", "t")
+        assert result.exit_code == 1
+        assert "--account" in result.stderr
+
+    def test_bad_record_id(self, certrotor_env: dict[str, str], emulator: RunningEmulator) -> None:
+        """A record ID NetSuite would refuse is refused before anything is stored."""
+        result = _add(emulator, "--record-id", "oa realtime")
+        assert result.exit_code == 1
+        assert "Invalid certificate record ID" in result.stderr
+        assert json.loads(run_cli("credential", "list", "--json").stdout) == []
+
+
+class TestStory:
+    def test_placeholder_rotate_delete_recreate(self, added: str, emulator: RunningEmulator) -> None:
+        """health shows the placeholder, rotate replaces it, a deleted record is reported and recreated."""
+        records = RecordsAdmin(emulator)
+        first = run_cli("health", "openair", "--json")
+        assert first.exit_code == 2
+        report = json.loads(first.stdout)["credentials"][0]
+        assert report["summary"] == "No valid certificate available for real-time import"
+        assert "placeholder" in {reason["code"] for reason in report["reasons"]}
+
+        rotated = run_cli("rotate", "openair")
+        assert rotated.exit_code == 0, rotated.output
+        healthy = run_cli("health", "openair")
+        assert healthy.exit_code == 0, healthy.output
+        assert "Current real-time import certificate is valid until" in healthy.stdout
+        shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
+        assert shown["remote_state"] == "active"
+        assert shown["record"]["fingerprint_sha256"] == shown["verifiers"][0]["fingerprint_sha256"]
+
+        records.delete(SCRIPT_ID)
+        failed = run_cli("rotate", "openair")
+        assert failed.exit_code == 1
+        assert 'Certificate "custcertificate_oa_realtime" not found' in failed.stdout
+        assert "certrotor record recreate openair" in failed.stdout
+        crit = run_cli("health", "openair")
+        assert crit.exit_code == 2
+        assert 'Certificate "custcertificate_oa_realtime" not found' in crit.stdout
+        assert "fix: certrotor record recreate openair" in crit.stdout
+        assert (
+            'Certificate "custcertificate_oa_realtime" not found'
+            in run_cli("record", "show", "openair").stdout
+        )
+
+        recreated = run_cli("record", "recreate", "openair")
+        assert recreated.exit_code == 0, recreated.output
+        assert (
+            'Recreated certificate record "custcertificate_oa_realtime" (OpenAir real-time)'
+            in recreated.stdout
+        )
+        assert records.get(SCRIPT_ID)["is_placeholder"] is True  # type: ignore[index]
+        again = run_cli("rotate", "openair")
+        assert again.exit_code == 0, again.output
+        assert run_cli("health", "openair").exit_code == 0
+        for result in (first, rotated, failed, crit, recreated, again):
+            _no_secrets(result, emulator)
+
+    def test_recreate_under_another_id(self, added: str, emulator: RunningEmulator) -> None:
+        """recreate --record-id/--record-name creates that record and the credential follows it."""
+        result = run_cli(
+            "record", "recreate", "openair", "--record-id", "_oa_other", "--record-name", "Other"
+        )
+        assert result.exit_code == 0, result.output
+        assert RecordsAdmin(emulator).get("custcertificate_oa_other")["name"] == "Other"  # type: ignore[index]
+        listed = json.loads(run_cli("credential", "list", "--json").stdout)
+        assert listed[0]["record_script_id"] == "custcertificate_oa_other"
+
+    def test_recreate_existing_record(self, added: str) -> None:
+        """Recreating a record that exists changes nothing and says so."""
+        result = run_cli("record", "recreate", "openair")
+        assert result.exit_code == 1
+        assert "already exists" in result.stderr
+
+    def test_verify(self, added: str, emulator: RunningEmulator) -> None:
+        """record verify checks one signed query against the verifiers."""
+        assert run_cli("rotate", "openair").exit_code == 0
+        url = RecordsAdmin(emulator).send_import(SCRIPT_ID, UNREACHABLE_RECEIVER)["url"]
+        accepted = run_cli("record", "verify", "openair", url)
+        assert accepted.exit_code == 0, accepted.output
+        assert "signed by the current certificate" in accepted.stdout
+        refused = run_cli("record", "verify", "openair", url.replace("ns_id=1001", "ns_id=2"))
+        assert refused.exit_code == 1
+        assert "verifies with no known certificate" in refused.stderr
+
+    def test_record_commands_refuse_m2m(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """record show names an M2M credential's mistake."""
+        tenant = emulator.tenant
+        added = run_cli(
+            "credential", "add", "m2m", "--account", tenant.account_id, "--client-id", tenant.client_id,
+            "--entity", str(tenant.entity_id), "--role", str(tenant.role_id), "--base-url", emulator.base_url,
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        result = run_cli("record", "show", "m2m")
+        assert result.exit_code == 1
+        assert "not a certificate record credential" in result.stderr
+
+
+@contextmanager
+def _serving(env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """``certrotor receiver serve openair --port 0`` as a real process, until it prints its URL."""
+    output = cwd / "receiver.log"
+    with output.open("wb") as log:
+        process = subprocess.Popen(
+            [*certrotor_command(), "receiver", "serve", "openair", "--port", "0"],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + SERVE_START_TIMEOUT_SECONDS
+        while True:
+            found = _LISTENING.search(output.read_text())
+            if found:
+                yield found.group(1)
+                return
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, "the receiver did not start"
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class TestReceiverServe:
+    @pytest.mark.slow
+    def test_serves_signed_imports(
+        self, added: str, emulator: RunningEmulator, certrotor_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """certrotor receiver serve answers 200 to NetSuite's request and 403 with the reason otherwise."""
+        assert run_cli("rotate", "openair").exit_code == 0
+        records = RecordsAdmin(emulator)
+        with _serving({**os.environ, **certrotor_env}, tmp_path) as url:
+            sent = records.send_import(SCRIPT_ID, url)
+            assert sent["status_code"] == 200, sent["answer"]
+            replay = records.send_import(SCRIPT_ID, UNREACHABLE_RECEIVER)["url"].replace(
+                UNREACHABLE_RECEIVER, url
+            )
+            with httpx2.Client() as client:
+                assert client.get(replay).status_code == 200
+                refused = client.get(replay)
+            assert refused.status_code == 403
+            assert refused.json()["reason"] == "replayed"
