@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
-from certrotor.emulator.app import create_app
 from certrotor.emulator.config import EmulatorConfig
-from certrotor.emulator.server import bind_socket, build_server
-from certrotor.emulator.state import EmulatorState
-from certrotor.emulator.tenant import DemoTenant, ensure_demo_tenant, init_demo
 from certrotor.errors import CertrotorError, InputError
+
+if TYPE_CHECKING:
+    from certrotor.emulator.tenant import DemoTenant
+
+# The server side (FastAPI, uvicorn, the state) is imported inside the commands: every other
+# `certrotor` command mounts this Typer app and should not pay for loading a web framework.
 
 emulator_app = typer.Typer(
     name="emulator",
@@ -61,6 +63,8 @@ def init_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Create the demo account, integration, entity, role and management token (kept if present)."""
+    from certrotor.emulator.tenant import init_demo
+
     try:
         tenant = init_demo(state)
     except CertrotorError as error:
@@ -100,6 +104,11 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the emulator until interrupted (Ctrl-C)."""
+    from certrotor.emulator.app import create_app
+    from certrotor.emulator.server import bind_socket, build_server
+    from certrotor.emulator.state import EmulatorState
+    from certrotor.emulator.tenant import ensure_demo_tenant
+
     if not state.exists():
         _fail(
             str(
