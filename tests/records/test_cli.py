@@ -60,6 +60,32 @@ class TestAdd:
             ("openair", "record", SCRIPT_ID)
         ]
 
+    def test_credential_add_kind_record(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """credential add --kind record --record-id --record-name makes a record credential that rotates."""
+        tenant = emulator.tenant
+        added = run_cli(
+            "credential", "add", "oa", "--kind", "record", "--record-id", "_oa_realtime",
+            "--record-name", "OpenAir real-time", "--account", tenant.account_id,
+            "--client-id", tenant.client_id, "--entity", "7", "--role", "3",
+            "--base-url", emulator.base_url, "--token", tenant.admin_token,
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        listed = json.loads(run_cli("credential", "list", "--json").stdout)
+        assert [(c["kind"], c["record_script_id"]) for c in listed] == [("record", SCRIPT_ID)]
+        assert run_cli("rotate", "oa").exit_code == 0
+        assert run_cli("health", "oa").exit_code == 0
+
+    def test_credential_add_unknown_kind(self, certrotor_env: dict[str, str]) -> None:
+        """An unknown --kind is refused with the choices."""
+        result = run_cli(
+            "credential", "add", "x", "--kind", "saml", "--account", "1", "--client-id", "c",
+            "--entity", "1", "--role", "1",
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "m2m or record" in result.stderr
+
     def test_needs_an_account(self, certrotor_env: dict[str, str]) -> None:
         """Without --account (or --auth-credential) the command says what to add."""
         result = run_cli("record", "add", "x", "--token", "t")

@@ -14,6 +14,7 @@ from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec
 from certrotor.durations import format_duration, parse_duration
 from certrotor.errors import InputError
 from certrotor.protocol.models import SCOPES
+from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
 from certrotor.services import operations
 from certrotor.store import AuthMode, Credential, CredentialKind, CredentialSpec, Strategy
 
@@ -24,6 +25,14 @@ def _enum(kind: type[Strategy] | type[AuthMode], value: str, option: str) -> str
     choices = [m.value for m in kind]
     if value not in choices:
         raise InputError(f"Unknown {option} {value!r}.", hint=f"choose one of: {', '.join(choices)}.")
+    return value
+
+
+def _kind(value: str) -> str:
+    if value not in {k.value for k in CredentialKind}:
+        raise InputError(
+            f"Unknown kind {value!r}.", hint="choose m2m or record (or use `certrotor record add`)."
+        )
     return value
 
 
@@ -96,6 +105,13 @@ def add(
     deliver_to: Annotated[Path | None, typer.Option("--deliver-to", help="Delivery directory.")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", help="Import this private key.")] = None,
     cert_file: Annotated[Path | None, typer.Option("--cert-file", help="Import this certificate.")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="m2m, or record for a certificate record.")] = "m2m",
+    record_id: Annotated[
+        str, typer.Option("--record-id", help="With --kind record: the record's ID.")
+    ] = DEFAULT_RECORD_ID,
+    record_name: Annotated[
+        str, typer.Option("--record-name", help="With --kind record: the record's name.")
+    ] = DEFAULT_RECORD_NAME,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a credential and its first key pair (generated, or imported from keygen's files)."""
@@ -111,7 +127,7 @@ def add(
         client_id=client_id,
         entity_id=entity_id,
         role_id=role_id,
-        kind=CredentialKind.M2M,
+        kind=CredentialKind(_kind(kind)),
         base_url=base_url,
         verify_tls=False if insecure else None,
         scopes=parse_scopes_option(scopes),
@@ -126,6 +142,8 @@ def add(
         management_token=token,
         hook_command=hook,
         delivery_dir=str(deliver_to) if deliver_to else None,
+        record_script_id=record_script_id(record_id) if kind == CredentialKind.RECORD else None,
+        record_name=record_name if kind == CredentialKind.RECORD else None,
     )
     with open_runtime() as runtime:
         credential, version = operations.add_credential(runtime, spec, key_file=key_file, cert_file=cert_file)
