@@ -7,10 +7,15 @@ certrotor's receiver; both run on uvicorn on loopback, the store is a real SQLit
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import time_machine
 
-from certrotor.crypto import KeySpec, generate_private_key, utcnow
+from certrotor.client.auth import BearerTokenAuth
+from certrotor.client.records import RecordClient
+from certrotor.crypto import KeySpec, build_self_signed_certificate, generate_private_key, utcnow
+from certrotor.daemon import Daemon
 from certrotor.emulator.records_admin import RecordsAdmin
 from certrotor.emulator.testing import RunningEmulator
 from certrotor.health_rules import HealthStatus
@@ -239,3 +244,73 @@ class TestDeletedRecord:
         report = health.check_all(runtime, [credential])[0]
         assert report.status is HealthStatus.CRIT
         assert {reason.code for reason in report.reasons} == {"placeholder"}
+
+
+class TestScheduleAndDelivery:
+    def test_next_rotation_one_to_two_weeks_before_expiry(self, runtime: Runtime, credential: str) -> None:
+        """After a rotation the next one is planned 7 to 14 days before the new certificate expires."""
+        _rotate(runtime, credential)
+        store = runtime.store
+        current = store.current_version(store.get_credential(credential))
+        planned = store.get_credential(credential).next_rotation_at
+        assert current is not None
+        assert planned is not None
+        assert (
+            current.not_after - dt.timedelta(days=14) <= planned <= current.not_after - dt.timedelta(days=7)
+        )
+
+    def test_daemon_rotates_record_when_due(
+        self, runtime: Runtime, credential: str, records: RecordsAdmin, receiver_url: str
+    ) -> None:
+        """The daemon replaces the placeholder at once, and rotates again when the renewal window comes."""
+        daemon = Daemon(runtime, parallel=1, interval=0.05, reconcile_on_start=False)
+        assert daemon.run(max_ticks=1).rotations == {"rotated": 1}
+        store = runtime.store
+        first = store.current_version(store.get_credential(credential))
+        assert first is not None
+        assert _record_fingerprint(records) == first.fingerprint_sha256
+        planned = store.get_credential(credential).next_rotation_at
+        assert planned is not None
+        with time_machine.travel(planned + dt.timedelta(minutes=1), tick=True):
+            assert Daemon(runtime, parallel=1, reconcile_on_start=False).run(max_ticks=1).rotations
+            second = store.current_version(store.get_credential(credential))
+            assert second is not None
+            assert second.id != first.id
+            assert _record_fingerprint(records) == second.fingerprint_sha256
+            assert records.send_import(SCRIPT_ID, receiver_url)["status_code"] == 200
+
+    def test_verifier_files_delivered_without_key(
+        self, runtime: Runtime, credential: str, certrotor_env: dict[str, str]
+    ) -> None:
+        """Each rotation writes cert.pem, verifiers.pem (current and previous) and metadata; never a key."""
+        _rotate(runtime, credential)
+        _rotate(runtime, credential)
+        directory = Path(certrotor_env["CERTROTOR_DATA_DIR"]) / "deliver" / credential
+        assert sorted(path.name for path in directory.iterdir()) == [
+            "cert.pem",
+            "credential.json",
+            "verifiers.pem",
+        ]
+        assert (directory / "verifiers.pem").read_text().count("BEGIN CERTIFICATE") == 2
+        metadata = json.loads((directory / "credential.json").read_text())
+        assert metadata["record_script_id"] == SCRIPT_ID
+        assert [v["role"] for v in metadata["verifiers"]] == ["current", "previous"]
+        for path in directory.iterdir():
+            assert "PRIVATE KEY" not in path.read_text()
+            assert path.stat().st_mode & 0o777 == 0o600
+
+    def test_record_changed_outside_certrotor(
+        self, runtime: Runtime, credential: str, emulator: RunningEmulator
+    ) -> None:
+        """A record whose file someone replaced by hand is CRIT until the next rotation."""
+        _rotate(runtime, credential)
+        key = generate_private_key(KeySpec.EC_P256)
+        with RecordClient(emulator.endpoints, auth=BearerTokenAuth(emulator.tenant.admin_token)) as client:
+            client.replace_file(
+                SCRIPT_ID, key, build_self_signed_certificate(key, common_name="x", validity_days=9)
+            )
+        report = health.check_all(runtime, [credential])[0]
+        assert report.status is HealthStatus.CRIT
+        assert [reason.code for reason in report.reasons] == ["record_replaced"]
+        assert _rotate(runtime, credential) == "rotated"
+        assert health.check_all(runtime, [credential])[0].status is HealthStatus.OK
