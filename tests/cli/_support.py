@@ -50,12 +50,12 @@ class CliResult:
     def assert_one_line_error(self, message: str | None = None) -> str:
         """Exit code 1, exactly one stderr line ``error: ... Fix: ...``, no traceback; the line."""
         assert self.exit_code == 1, (self.exit_code, self.stdout, self.stderr)
-        assert "Traceback" not in self.stderr
+        assert "Traceback" not in self.stderr, self.stderr
         lines = self.stderr.splitlines()
         assert len(lines) == 1, self.stderr
         assert _ERROR_LINE.match(lines[0]), lines[0]
         if message is not None:
-            assert lines[0] == message
+            assert lines[0] == message, f"got:      {lines[0]}\nexpected: {message}"
         return lines[0]
 
 

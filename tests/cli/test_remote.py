@@ -1,4 +1,4 @@
-"""``certrotor upload|list|revoke|token`` against an in-process emulator: expiry and IDs beginning with '-'."""
+"""``certrotor upload|list|revoke|token`` on an in-process emulator: token expiry, IDs beginning with -."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certrotor import crypto
-from certrotor.errors import CertificateError, InputError, NotFoundError
+from certrotor.errors import AlreadyExistsError, CertificateError, InputError, NotFoundError
 from certrotor.protocol.models import CertificateListItem, TokenResponse, UploadCertificateResponse
 from certrotor.scheduling import RenewalWindow, plan_next_rotation
 from certrotor.services.runtime import Runtime
@@ -45,6 +45,14 @@ def add_credential(
             raise CertificateError(
                 f"The key in {key_file} does not belong to the certificate in {cert_file}.",
                 hint="give the key and certificate made together by `certrotor keygen`.",
+            )
+        # Checked before the credential is stored, so a refused import leaves no credential behind.
+        fingerprint = crypto.fingerprint_sha256(certificate)
+        if runtime.store.version_by_fingerprint(fingerprint) is not None:
+            raise AlreadyExistsError(
+                f"The certificate in {cert_file} is already in the store "
+                f"(fingerprint {fingerprint[:16]}...).",
+                hint="make a new key pair with `certrotor keygen`; one certificate serves one credential.",
             )
     else:
         private_key = crypto.generate_private_key(spec.key_spec)
