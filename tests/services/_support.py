@@ -5,8 +5,9 @@ a thread that keeps proving some certificate obtains a token, and certrotor run 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import select
+import signal
 import subprocess
 import sys
 import threading
@@ -307,74 +308,115 @@ def run_certrotor(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> Pro
     return ProcessResult(tuple(args), completed.returncode, completed.stdout, completed.stderr)
 
 
-# A fork server that has imported the CLI once: each run is still a process of its own (its own
-# memory, database connections and signals; SIGKILL kills it and nothing else) but skips the
-# second or two that importing certrotor costs, which matters for the crash matrix's many runs.
-_FORKS = multiprocessing.get_context("forkserver")
-_FORKS.set_forkserver_preload(["certrotor.cli.main", "certrotor.cli.commands", "certrotor.emulator.testing"])
+class ForkServer:
+    """certrotor processes forked from a server that imported the CLI once (see ``_forkserver.py``).
+
+    Each run is a real process of its own that SIGKILL kills alone; forking skips the second or two of
+    imports per run, which matters for the crash matrix's many runs.
+    """
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_forkserver.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._buffer = b""
+        self._runs = 0
+
+    def close(self) -> None:
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        assert self._process.stdout is not None
+        descriptor = self._process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([descriptor], [], [], remaining)
+            if ready:
+                chunk = os.read(descriptor, 65536)
+                if not chunk:
+                    raise AssertionError("the fork server exited")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def run(self, args: Sequence[str], env: Mapping[str, str], scratch: Path) -> ProcessResult:
+        """``certrotor ARGS`` in a forked child with ``env``; output kept in files under ``scratch``."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        self._runs += 1
+        stdout_path, stderr_path = scratch / f"{self._runs}.out", scratch / f"{self._runs}.err"
+        request = {
+            "args": list(args),
+            "env": dict(env),
+            "stdout": str(stdout_path),
+            "stderr": str(stderr_path),
+        }
+        assert self._process.stdin is not None
+        self._process.stdin.write((json.dumps(request) + "\n").encode())
+        self._process.stdin.flush()
+        started = self._read(PROCESS_TIMEOUT_SECONDS)
+        assert started is not None
+        ended = self._read(PROCESS_TIMEOUT_SECONDS)
+        if ended is None:
+            os.kill(started["pid"], signal.SIGKILL)
+            self._read(30)
+            raise AssertionError(f"certrotor {' '.join(args)} did not end in {PROCESS_TIMEOUT_SECONDS}s")
+        return ProcessResult(
+            tuple(args),
+            int(ended["status"]),
+            stdout_path.read_text(errors="replace"),
+            stderr_path.read_text(errors="replace"),
+        )
 
 
-def _cli_child(args: list[str], env: dict[str, str], stdout_path: str, stderr_path: str) -> None:
-    os.environ.clear()
-    os.environ.update(env)
-    for descriptor, path in ((1, stdout_path), (2, stderr_path)):
-        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, descriptor)
-        os.close(target)
-    from certrotor.cli.main import main
-
-    main(args)
-
-
-def run_forked(args: Sequence[str], env: Mapping[str, str], scratch: Path) -> ProcessResult:
-    """``certrotor ARGS`` through ``main`` in a new process forked from a server that imported it."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    stamp = f"{time.monotonic_ns()}"
-    stdout_path, stderr_path = scratch / f"{stamp}.out", scratch / f"{stamp}.err"
-    process = _FORKS.Process(
-        target=_cli_child, args=(list(args), dict(env), str(stdout_path), str(stderr_path))
-    )
-    process.start()
-    process.join(PROCESS_TIMEOUT_SECONDS)
-    if process.is_alive():
-        process.kill()
-        process.join()
-        raise AssertionError(f"certrotor {' '.join(args)} did not finish in {PROCESS_TIMEOUT_SECONDS}s")
-    assert process.exitcode is not None
-    return ProcessResult(
-        tuple(args),
-        process.exitcode,
-        stdout_path.read_text(errors="replace"),
-        stderr_path.read_text(errors="replace"),
-    )
-
-
-def _serve_emulator_child(state_path: str, connection: Any) -> None:
-    from certrotor.emulator.testing import serve_emulator
-
-    with serve_emulator(Path(state_path)) as emulator:
-        connection.send((emulator.base_url, emulator.tenant.to_json()))
-        connection.recv()  # anything, or the parent's end closing, stops it
+_EMULATOR_PROCESS = """
+import json, sys
+from pathlib import Path
+from certrotor.emulator.testing import serve_emulator
+with serve_emulator(Path(sys.argv[1])) as emulator:
+    print(json.dumps([emulator.base_url, emulator.tenant.to_json()]), flush=True)
+    sys.stdin.read()
+"""
 
 
 @contextmanager
 def emulator_in_another_process(state_path: Path) -> Iterator[RunningEmulator]:
-    """An emulator in a process of its own, on the real clock even while this process travels in time."""
-    parent_end, child_end = _FORKS.Pipe()
-    process = _FORKS.Process(target=_serve_emulator_child, args=(str(state_path), child_end), daemon=True)
-    process.start()
-    child_end.close()
+    """An emulator in a process of its own: on the real clock even while this process travels in time."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _EMULATOR_PROCESS, str(state_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        if not parent_end.poll(PROCESS_TIMEOUT_SECONDS):
-            raise AssertionError("the emulator process did not start")
-        base_url, tenant = parent_end.recv()
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line, "the emulator process did not start"
+        base_url, tenant = json.loads(line)
         yield RunningEmulator(base_url=base_url, state_path=state_path, tenant=DemoTenant(**tenant))
     finally:
-        parent_end.close()
-        process.join(30)
-        if process.is_alive():
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.join()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @contextmanager

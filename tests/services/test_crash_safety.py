@@ -1,0 +1,132 @@
+"""Crash safety over real processes: `certrotor rotate NAME` SIGKILLs itself at a fault point, then runs
+again without it; no key is lost, nothing on NetSuite is unknown, and the rotation completes.
+
+Every step of each strategy is crashed once, before or after it, alternating so that the two
+strategies together cover both sides of every step (CERTROTOR_TEST_FULL_CRASH_MATRIX=1 runs both
+sides for both: 27 runs). Also crashed: the moments inside the upload step that are hardest to
+survive: NetSuite stored the upload but its ID is not recorded yet, and (replace) the old certificate
+is revoked on NetSuite but not yet in the store. The runs are forked from a server that imported
+certrotor once (see ``ForkServer``): real processes, without an import of a second or more each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from certrotor import crypto
+from certrotor.emulator.testing import RunningEmulator, serve_emulator
+from certrotor.store import RotationStep, Strategy
+
+from ._support import ForkServer, ServiceWorld, TokenWatch, assert_settled, running_world
+
+STEPS = ("prepare", "upload", "verify", "activate", "deliver", "retire")
+INSIDE_UPLOAD = {"overlap": ["after:upload-sent"], "replace": ["after:upload-sent", "after:revoke-old"]}
+FULL_MATRIX = os.environ.get("CERTROTOR_TEST_FULL_CRASH_MATRIX") == "1"
+"""Every point before and after every step for both strategies (27 runs); by default a half of it."""
+
+
+def fault_points(strategy: str) -> list[str]:
+    """Each step once per strategy, alternating before/after so both strategies together cover all."""
+    first = "before" if strategy == "overlap" else "after"
+    second = "after" if first == "before" else "before"
+    if FULL_MATRIX:
+        chosen = [f"{moment}:{step}" for step in STEPS for moment in ("before", "after")]
+    else:
+        chosen = [f"{first if index % 2 == 0 else second}:{step}" for index, step in enumerate(STEPS)]
+    return chosen + INSIDE_UPLOAD[strategy]
+
+
+FAULTS = [(strategy, point) for strategy in ("overlap", "replace") for point in fault_points(strategy)]
+REPLACE_WINDOW = {"after:revoke-old", "after:upload-sent"}
+"""Replace: killed after the old certificate was revoked and before the new one was recorded."""
+
+
+@pytest.fixture(scope="module")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningEmulator]]:
+    """One emulator per strategy for the whole matrix; replace's allows one certificate per combination."""
+    root = tmp_path_factory.mktemp("crash-emulators")
+    with (
+        serve_emulator(root / "overlap.db") as overlap,
+        serve_emulator(root / "replace.db") as replace,
+    ):
+        replace.set_config(max_active_per_combination=1)
+        yield {"overlap": overlap, "replace": replace}
+
+
+@pytest.fixture
+def crash_world(
+    request: pytest.FixtureRequest,
+    emulators: dict[str, RunningEmulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ServiceWorld]:
+    strategy = request.node.callspec.params["strategy"]
+    monkeypatch.delenv("CERTROTOR_BOOTSTRAP_TOKEN", raising=False)
+    with running_world(emulators[strategy], tmp_path / "data") as world:
+        monkeypatch.setenv("CERTROTOR_CONFIG", str(world.config_file))
+        yield world
+
+
+def keys_of_everything_on_netsuite(world: ServiceWorld, client_id: str) -> None:
+    """Every certificate NetSuite holds for the integration has its private key in the store."""
+    store = world.store
+    name = "app"
+    by_fingerprint = {v.fingerprint_sha256: v for v in store.versions(name)}
+    for certificate in world.remote_certificates(client_id):
+        version = by_fingerprint.get(certificate["fingerprint"])
+        assert version is not None, f"no key for {certificate['certificate_id']}"
+        assert crypto.keys_match(store.load_private_key(version), version.certificate)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("strategy", "fault_point"), FAULTS)
+def test_rotation_survives_sigkill(
+    crash_world: ServiceWorld, fork_server: ForkServer, tmp_path: Path, strategy: str, fault_point: str
+) -> None:
+    """SIGKILL at the fault point, run again: completed, keys kept, no unknown certificate, one upload."""
+    world = crash_world
+    client_id = world.new_integration()
+    world.enrol("app", client_id=client_id, strategy=Strategy(strategy))
+    old = world.store.current_version("app")
+    assert old is not None
+    scratch = tmp_path / "runs"
+
+    with TokenWatch(world, "app") as watch:
+        crashed = fork_server.run(["rotate", "app"], world.env(CERTROTOR_FAULT_POINT=fault_point), scratch)
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        # At the moment of the crash: nothing on NetSuite whose key the store does not hold.
+        keys_of_everything_on_netsuite(world, client_id)
+        remote = {c["certificate_id"]: c for c in world.remote_certificates(client_id)}
+        if strategy == "replace" and fault_point in REPLACE_WINDOW:
+            # The window the replace strategy cannot avoid: no certificate can mint a token now.
+            assert remote[old.certificate_id]["revoked"]
+        resumed = fork_server.run(["rotate", "app"], world.env(), scratch).ok()
+
+    assert "app: " in resumed.stdout
+    current = assert_settled(world, "app")
+    assert current.id != old.id
+    rotations = world.store.rotations("app")
+    assert [r.step for r in rotations] == [RotationStep.DONE], rotations
+    assert world.uploads(client_id) == 2, "an upload was repeated"
+    if fault_point == "after:upload-sent":
+        adopted = [e for e in world.store.events("app") if e.action == "adopt"]
+        assert [e.detail["certificate_id"] for e in adopted] == [current.certificate_id]
+    assert watch.probes > 0
+    assert not watch.errors, watch.errors
+    if strategy == "overlap":
+        assert watch.gaps == 0, f"{watch.gaps} of {watch.probes} probes found no working certificate"
+    else:
+        # Between revoke and upload no certificate works, by definition of replace; what carries the
+        # rotation across is the management token minted by the old certificate before revoking it.
+        prefetched = [
+            e
+            for e in world.store.events("app")
+            if e.action == "token-prefetched" and e.detail.get("rotation") == rotations[0].id
+        ]
+        assert len(prefetched) == 1
+        assert world.store.get_credential("app").has_management_token
