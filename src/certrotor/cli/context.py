@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from certrotor.config import Settings, load_settings
+from pydantic import ValidationError
+
+from certrotor.config import Settings, default_config_file, load_settings
+from certrotor.errors import ConfigError
 from certrotor.logging import configure_logging
 from certrotor.services.runtime import Runtime
 
@@ -22,9 +27,31 @@ def setup_logging(settings: Settings, *, service: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+_FIX_SETTINGS = "correct it in the environment or in the config file named by CERTROTOR_CONFIG."
+
+
+def load_cli_settings(**overrides: Any) -> Settings:
+    """Settings, with a bad value or a broken config file as one ConfigError (never the value itself)."""
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        # The offending value is left out on purpose: it may be a master key or a token.
+        raise ConfigError(
+            f"The setting CERTROTOR_{name} is invalid: {problem['msg']}.", hint=_FIX_SETTINGS
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        config_file = os.environ.get("CERTROTOR_CONFIG") or default_config_file()
+        raise ConfigError(
+            f"The config file {config_file} is not valid TOML: {exc}.",
+            hint="fix the file, or point CERTROTOR_CONFIG at another one.",
+        ) from None
+
+
 @contextmanager
 def open_runtime(token: str | None = None, *, service: bool = False) -> Iterator[Runtime]:
-    settings = load_settings()
+    settings = load_cli_settings()
     setup_logging(settings, service=service)
     runtime = Runtime(settings, token_override=token)
     try:

@@ -67,7 +67,7 @@ def format_duration_seconds(seconds: int) -> str:
 
 @credential_app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="A name of your choice for this credential.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A name of your choice for this credential.")],
     account: Annotated[str, typer.Option("--account", help="NetSuite account ID, e.g. 1234567_SB1.")],
     client_id: Annotated[str, typer.Option("--client-id", help="The integration record's client ID.")],
     entity: Annotated[str, typer.Option("--entity", help="Entity (user) internal ID.")],
@@ -213,7 +213,7 @@ def list_credentials(as_json: Annotated[bool, typer.Option("--json")] = False) -
 
 @credential_app.command("remove")
 def remove(
-    name: str,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")],
     force: Annotated[bool, typer.Option("--force", help="Remove even with a current certificate.")] = False,
 ) -> None:
     """Forget a credential (its certificates on NetSuite are left as they are)."""

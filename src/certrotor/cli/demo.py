@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from certrotor.cli.context import setup_logging
+from certrotor.cli.context import load_cli_settings, setup_logging
 from certrotor.cli.output import console
-from certrotor.config import load_settings
 from certrotor.daemon import Daemon
 from certrotor.services import operations
 from certrotor.services.runtime import Runtime
@@ -32,13 +31,13 @@ def demo(
     """Start a local NetSuite emulator and the rotation daemon on short-lived demo certificates."""
     from certrotor.emulator.testing import serve_emulator
 
-    settings = load_settings()
+    settings = load_cli_settings()
     # Never the user's own data directory: the demo wipes its directory at every start.
     root = (data_dir or settings.data_dir / "demo").resolve()
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, mode=0o700)
-    settings = load_settings(data_dir=root, database_url=f"sqlite:///{root / 'certrotor.db'}")
+    settings = load_cli_settings(data_dir=root, database_url=f"sqlite:///{root / 'certrotor.db'}")
     setup_logging(settings, service=True)
     with serve_emulator(root / "emulator.db") as emulator:
         tenant = emulator.tenant

@@ -107,11 +107,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         error_console.print("Interrupted.")
         sys.exit(130)
+    except OSError as exc:
+        # A path that is missing, not a directory, or not writable (data directory, key files, ...).
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        error_console.print(
+            f"error: {exc.strerror or type(exc).__name__}{where}. Fix: check that the path exists, is "
+            "a directory where one is expected, and that you may write to it (see CERTROTOR_DATA_DIR).",
+            markup=False,
+        )
+        sys.exit(ERROR_EXIT_CODE)
     except Exception as exc:
         # A bug or an unforeseen failure: still one line (scrubbed of secrets), the traceback on --debug.
         if debug:
             raise
-        detail = scrub_text(str(exc)) or "no detail"
+        detail = " ".join(scrub_text(str(exc)).split()) or "no detail"
         error_console.print(
             f"error: unexpected {type(exc).__name__}: {detail} Fix: run again with "
             "`certrotor --debug ...` for the traceback and report it.",

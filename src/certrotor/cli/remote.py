@@ -22,9 +22,10 @@ TokenOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")]
 
 
-def upload(name: str, token: TokenOption = None, as_json: JsonOption = False) -> None:
+def upload(name: NameArgument, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Upload the credential's pending certificate (POST .../certificates)."""
     with open_runtime(token) as runtime:
         result = operations.upload(runtime, name)
@@ -37,7 +38,7 @@ def upload(name: str, token: TokenOption = None, as_json: JsonOption = False) ->
         console.print("It is now the current certificate.")
 
 
-def list_certificates(name: str, token: TokenOption = None, as_json: JsonOption = False) -> None:
+def list_certificates(name: NameArgument, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """List the integration's certificates, revoked ones included (GET .../certificates)."""
     with open_runtime(token) as runtime:
         items = operations.list_remote(runtime, name)
@@ -62,7 +63,7 @@ def list_certificates(name: str, token: TokenOption = None, as_json: JsonOption 
 
 
 def revoke(
-    name: str,
+    name: NameArgument,
     certificate_id: Annotated[str, typer.Argument(metavar="CERT_ID", help="May begin with '-'.")],
     token: TokenOption = None,
 ) -> None:
@@ -72,7 +73,7 @@ def revoke(
     console.print(f"Successfully revoked {certificate_id}.", markup=False)
 
 
-def token(name: str, as_json: JsonOption = False) -> None:
+def token(name: NameArgument, as_json: JsonOption = False) -> None:
     """Obtain an access token with the current certificate (client credentials flow)."""
     with open_runtime() as runtime:
         answer = operations.request_token(runtime, name)
@@ -89,7 +90,7 @@ def token(name: str, as_json: JsonOption = False) -> None:
 
 
 def login(
-    name: str,
+    name: NameArgument,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL to open.")] = False,
     port: Annotated[int, typer.Option("--port", help="Loopback port for the redirect (0: any).")] = 0,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the consent.")] = 300.0,
