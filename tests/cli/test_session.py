@@ -217,3 +217,28 @@ class TestAsTyped:
         certrotor("token", "nobody").assert_one_line_error(
             "error: No credential named 'nobody'. Fix: see the names with `certrotor credential list`."
         )
+
+
+class TestNoSecretsInDiagnostics:
+    def test_debug_logs_of_a_whole_session_carry_no_key_or_token(
+        self, cli: Cli, served: EmulatorProcess, secret_watch: SecretWatch, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With debug logging on, every command's stderr has log lines, and none holds a key or token."""
+        monkeypatch.setenv("CERTROTOR_LOG_LEVEL", "debug")
+        runs = [
+            cli("keygen", "--key-out", "k.pem", "--cert-out", "c.pem"),
+            add_credential(cli, served, "logged", "--key-file", "k.pem", "--cert-file", "c.pem"),
+            cli("upload", "logged"),
+            cli("list", "logged"),
+        ]
+        answer = cli("token", "logged", "--json")
+        secret_watch.add(answer.json()["access_token"])
+        certificate_id = cli("credential", "list", "--json").json()[-1]["current_certificate_id"]
+        runs += [answer, cli("revoke", "logged", certificate_id), cli("token", "logged")]
+
+        assert [run.exit_code for run in runs] == [0, 0, 0, 0, 0, 0, 1]
+        logged = "".join(run.stderr for run in runs[1:-1])
+        print(logged[:3000])
+        assert '"logger": "certrotor.client.netsuite"' in logged
+        for run in runs:
+            secret_watch.check(run)

@@ -16,7 +16,7 @@ from certrotor.errors import ConfigError
 from certrotor.logging import configure_logging
 from certrotor.services.runtime import Runtime
 
-_CHATTY_LIBRARIES = ("alembic", "httpx2", "httpcore", "uvicorn.access")
+_CHATTY_LIBRARIES = ("alembic", "httpx2", "httpcore", "httpcore2", "uvicorn.access")
 
 
 def setup_logging(settings: Settings, *, service: bool) -> None:
