@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from certrotor.emulator.testing import RunningEmulator, serve_emulator
+from support.postgres import PostgresServer, find_bin_dir, running_postgres
+from support.processes import ForkServer
 
 
 @pytest.fixture
@@ -15,3 +17,25 @@ def emulator(tmp_path: Path) -> Iterator[RunningEmulator]:
     """A fresh NetSuite emulator (real uvicorn on a free loopback port, SQLite in tmp_path)."""
     with serve_emulator(tmp_path / "emulator.db") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server (loopback only) for the multi-process tests of the session.
+
+    Skipped only when no PostgreSQL binaries exist (``make system-deps`` installs them).
+    """
+    if find_bin_dir() is None:
+        pytest.skip("PostgreSQL binaries not installed (run `make system-deps`)")
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """Runs certrotor commands as forked processes of a server that imported the CLI once."""
+    server = ForkServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -10,7 +10,7 @@ import pytest
 
 from certrotor.emulator.testing import RunningEmulator
 
-from ._support import ForkServer, ServiceWorld, emulator_in_another_process, running_world
+from ._support import ServiceWorld, emulator_in_another_process, running_world
 
 
 def _only_world_settings(monkeypatch: pytest.MonkeyPatch, config_file: Path) -> None:
@@ -39,13 +39,3 @@ def world_with_remote_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ):
         _only_world_settings(monkeypatch, opened.config_file)
         yield opened
-
-
-@pytest.fixture(scope="session")
-def fork_server() -> Iterator[ForkServer]:
-    """Runs certrotor commands as forked processes of a server that imported the CLI once."""
-    server = ForkServer()
-    try:
-        yield server
-    finally:
-        server.close()

@@ -21,8 +21,9 @@ import pytest
 from certrotor import crypto
 from certrotor.emulator.testing import RunningEmulator, serve_emulator
 from certrotor.store import RotationStep, Strategy
+from support.processes import ForkServer
 
-from ._support import ForkServer, ServiceWorld, TokenWatch, assert_settled, running_world
+from ._support import ServiceWorld, TokenWatch, assert_settled, running_world
 
 STEPS = ("prepare", "upload", "verify", "activate", "deliver", "retire")
 INSIDE_UPLOAD = {"overlap": ["after:upload-sent"], "replace": ["after:upload-sent", "after:revoke-old"]}
