@@ -85,49 +85,58 @@ def keys_of_everything_on_netsuite(world: ServiceWorld, client_id: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("strategy", "fault_point"), FAULTS)
-def test_rotation_survives_sigkill(
-    crash_world: ServiceWorld, fork_server: ForkServer, tmp_path: Path, strategy: str, fault_point: str
-) -> None:
-    """SIGKILL at the fault point, run again: completed, keys kept, no unknown certificate, one upload."""
-    world = crash_world
-    client_id = world.new_integration()
-    world.enrol("app", client_id=client_id, strategy=Strategy(strategy))
-    old = world.store.current_version("app")
-    assert old is not None
-    scratch = tmp_path / "runs"
+class TestCrashSafety:
+    """`certrotor rotate` killed at a fault point, then run again."""
 
-    with TokenWatch(world, "app") as watch:
-        crashed = fork_server.run(["rotate", "app"], world.env(CERTROTOR_FAULT_POINT=fault_point), scratch)
-        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-        # At the moment of the crash: nothing on NetSuite whose key the store does not hold.
-        keys_of_everything_on_netsuite(world, client_id)
-        remote = {c["certificate_id"]: c for c in world.remote_certificates(client_id)}
-        if strategy == "replace" and fault_point in REPLACE_WINDOW:
-            # The window the replace strategy cannot avoid: no certificate can mint a token now.
-            assert remote[old.certificate_id]["revoked"]
-        resumed = fork_server.run(["rotate", "app"], world.env(), scratch).ok()
+    @pytest.mark.parametrize(("strategy", "fault_point"), FAULTS)
+    def test_rotation_survives_sigkill(
+        self,
+        crash_world: ServiceWorld,
+        fork_server: ForkServer,
+        tmp_path: Path,
+        strategy: str,
+        fault_point: str,
+    ) -> None:
+        """SIGKILL at the fault point, run again: completed, keys kept, no unknown certificate, one upload."""
+        world = crash_world
+        client_id = world.new_integration()
+        world.enrol("app", client_id=client_id, strategy=Strategy(strategy))
+        old = world.store.current_version("app")
+        assert old is not None
+        scratch = tmp_path / "runs"
 
-    assert "app: " in resumed.stdout
-    current = assert_settled(world, "app")
-    assert current.id != old.id
-    rotations = world.store.rotations("app")
-    assert [r.step for r in rotations] == [RotationStep.DONE], rotations
-    assert world.uploads(client_id) == 2, "an upload was repeated"
-    if fault_point == "after:upload-sent":
-        adopted = [e for e in world.store.events("app") if e.action == "adopt"]
-        assert [e.detail["certificate_id"] for e in adopted] == [current.certificate_id]
-    assert watch.probes > 0
-    assert not watch.errors, watch.errors
-    if strategy == "overlap":
-        assert watch.gaps == 0, f"{watch.gaps} of {watch.probes} probes found no working certificate"
-    else:
-        # Between revoke and upload no certificate works, by definition of replace; what carries the
-        # rotation across is the management token minted by the old certificate before revoking it.
-        prefetched = [
-            e
-            for e in world.store.events("app")
-            if e.action == "token-prefetched" and e.detail.get("rotation") == rotations[0].id
-        ]
-        assert len(prefetched) == 1
-        assert world.store.get_credential("app").has_management_token
+        with TokenWatch(world, "app") as watch:
+            killer = world.env(CERTROTOR_FAULT_POINT=fault_point)
+            crashed = fork_server.run(["rotate", "app"], killer, scratch)
+            assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+            # At the moment of the crash: nothing on NetSuite whose key the store does not hold.
+            keys_of_everything_on_netsuite(world, client_id)
+            remote = {c["certificate_id"]: c for c in world.remote_certificates(client_id)}
+            if strategy == "replace" and fault_point in REPLACE_WINDOW:
+                # The window the replace strategy cannot avoid: no certificate can mint a token now.
+                assert remote[old.certificate_id]["revoked"]
+            resumed = fork_server.run(["rotate", "app"], world.env(), scratch).ok()
+
+        assert "app: " in resumed.stdout
+        current = assert_settled(world, "app")
+        assert current.id != old.id
+        rotations = world.store.rotations("app")
+        assert [r.step for r in rotations] == [RotationStep.DONE], rotations
+        assert world.uploads(client_id) == 2, "an upload was repeated"
+        if fault_point == "after:upload-sent":
+            adopted = [e for e in world.store.events("app") if e.action == "adopt"]
+            assert [e.detail["certificate_id"] for e in adopted] == [current.certificate_id]
+        assert watch.probes > 0
+        assert not watch.errors, watch.errors
+        if strategy == "overlap":
+            assert watch.gaps == 0, f"{watch.gaps} of {watch.probes} probes found no working certificate"
+        else:
+            # Between revoke and upload no certificate works, by definition of replace; what carries the
+            # rotation across is the management token minted by the old certificate before revoking it.
+            prefetched = [
+                e
+                for e in world.store.events("app")
+                if e.action == "token-prefetched" and e.detail.get("rotation") == rotations[0].id
+            ]
+            assert len(prefetched) == 1
+            assert world.store.get_credential("app").has_management_token

@@ -46,46 +46,49 @@ def rotate_until_done(rotator: Rotator, name: str) -> list[RotationOutcome]:
 
 
 @pytest.mark.slow
-def test_fifty_rotations_under_faults_upload_each_certificate_once(world: ServiceWorld) -> None:
-    """Every rotation completes; every certificate on NetSuite is current or revoked and known here."""
-    names = [f"svc{index}" for index in range(CREDENTIALS)]
-    clients = {name: world.new_integration() for name in names}
-    for name in names:
-        world.enrol(name, client_id=clients[name], strategy=Strategy.OVERLAP)
-    world.emulator.set_faults(**FAULTS)
+class TestFaultInjection:
+    """Faults on every endpoint certrotor calls, at rates that make every kind happen many times."""
 
-    def rounds_of(name: str) -> list[RotationOutcome]:
-        rotator = Rotator(runtimes[name], owner=f"test:1:{name}", actor="test", rng=random.Random(name))
-        outcomes: list[RotationOutcome] = []
-        for _ in range(ROUNDS):
-            outcomes += rotate_until_done(rotator, name)
-        return outcomes
+    def test_fifty_rotations_under_faults_upload_each_certificate_once(self, world: ServiceWorld) -> None:
+        """Every rotation completes; every certificate on NetSuite is current or revoked and known here."""
+        names = [f"svc{index}" for index in range(CREDENTIALS)]
+        clients = {name: world.new_integration() for name in names}
+        for name in names:
+            world.enrol(name, client_id=clients[name], strategy=Strategy.OVERLAP)
+        world.emulator.set_faults(**FAULTS)
 
-    # One runtime (and store connection pool) per worker: a runtime opens its store lazily.
-    runtimes = {name: world.runtime() for name in names}
-    for runtime in runtimes.values():
-        assert runtime.store is not None
+        def rounds_of(name: str) -> list[RotationOutcome]:
+            rotator = Rotator(runtimes[name], owner=f"test:1:{name}", actor="test", rng=random.Random(name))
+            outcomes: list[RotationOutcome] = []
+            for _ in range(ROUNDS):
+                outcomes += rotate_until_done(rotator, name)
+            return outcomes
 
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        outcomes = dict(zip(names, pool.map(rounds_of, names), strict=True))
-    world.emulator.clear_faults()
+        # One runtime (and store connection pool) per worker: a runtime opens its store lazily.
+        runtimes = {name: world.runtime() for name in names}
+        for runtime in runtimes.values():
+            assert runtime.store is not None
 
-    counters = world.emulator.counters()
-    injected = counters["faults"]
-    for kind in ("error", "rate_limit", "drop", "slow", "after_commit_error", "after_commit_drop"):
-        assert injected.get(kind, 0) > 0, f"no {kind} fault was injected: {injected}"
-    deferred = sum(o.status == "deferred" for results in outcomes.values() for o in results)
-    assert deferred > 0, "the faults never deferred a rotation"
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            outcomes = dict(zip(names, pool.map(rounds_of, names), strict=True))
+        world.emulator.clear_faults()
 
-    adopted = 0
-    for name in names:
-        assert_settled(world, name)
-        rotations = world.store.rotations(name, limit=100)
-        done = [r for r in rotations if r.step is RotationStep.DONE]
-        assert len(done) == ROUNDS
-        versions = [v for v in world.store.versions(name) if v.certificate_id]
-        # One upload per version that reached NetSuite: none was uploaded twice or left behind.
-        assert world.uploads(clients[name]) == len(versions)
-        assert len(world.remote_certificates(clients[name])) == len(versions)
-        adopted += sum(e.action == "adopt" for e in world.store.events(name, limit=1000))
-    assert adopted > 0, "no upload lost its answer, so adoption was never exercised"
+        counters = world.emulator.counters()
+        injected = counters["faults"]
+        for kind in ("error", "rate_limit", "drop", "slow", "after_commit_error", "after_commit_drop"):
+            assert injected.get(kind, 0) > 0, f"no {kind} fault was injected: {injected}"
+        deferred = sum(o.status == "deferred" for results in outcomes.values() for o in results)
+        assert deferred > 0, "the faults never deferred a rotation"
+
+        adopted = 0
+        for name in names:
+            assert_settled(world, name)
+            rotations = world.store.rotations(name, limit=100)
+            done = [r for r in rotations if r.step is RotationStep.DONE]
+            assert len(done) == ROUNDS
+            versions = [v for v in world.store.versions(name) if v.certificate_id]
+            # One upload per version that reached NetSuite: none was uploaded twice or left behind.
+            assert world.uploads(clients[name]) == len(versions)
+            assert len(world.remote_certificates(clients[name])) == len(versions)
+            adopted += sum(e.action == "adopt" for e in world.store.events(name, limit=1000))
+        assert adopted > 0, "no upload lost its answer, so adoption was never exercised"

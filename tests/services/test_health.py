@@ -1,0 +1,130 @@
+"""Health of credentials from real facts: the store, NetSuite's list and a token probe; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import time_machine
+
+from certrotor import crypto
+from certrotor.client import BearerTokenAuth, NetSuiteClient
+from certrotor.crypto import KeySpec, utcnow
+from certrotor.health_rules import HealthStatus
+from certrotor.services import health, operations
+from certrotor.services.runtime import endpoints_for
+from certrotor.store import Credential
+from support.processes import ForkServer
+
+from ._support import ServiceWorld
+
+
+def admin_client(world: ServiceWorld, credential: Credential) -> NetSuiteClient:
+    return NetSuiteClient(
+        endpoints_for(credential),
+        client_id=credential.client_id,
+        auth=BearerTokenAuth(world.admin_token),
+        timeout=10,
+    )
+
+
+def codes(world: ServiceWorld, name: str, **options: bool) -> tuple[HealthStatus, list[str]]:
+    runtime = world.runtime(token=world.admin_token)
+    report = health.check_credential(runtime, world.store.get_credential(name), **options)
+    return report.status, [reason.code for reason in report.reasons]
+
+
+class TestCheckCredential:
+    """``health.check_credential``: one verdict per credential, from real facts."""
+
+    def test_a_fresh_current_certificate_is_ok_and_a_probe_gets_a_token(self, world: ServiceWorld) -> None:
+        """Valid, active on NetSuite, a token obtained: OK with the validity in the summary."""
+        world.enrol("app1")
+        current = world.store.current_version("app1")
+        assert current is not None
+        report = health.check_credential(world.runtime(), world.store.get_credential("app1"), probe=True)
+        assert report.status is HealthStatus.OK
+        assert report.reasons == ()
+        assert report.expires_at == current.not_after
+        until = f"{current.not_after:%Y-%m-%d %H:%M:%S} UTC"
+        assert report.summary == f"Current certificate is valid until {until}"
+
+    def test_never_uploaded_is_critical(self, world: ServiceWorld) -> None:
+        """A credential with no current certificate is CRIT with `certrotor rotate` as the fix."""
+        operations.add_credential(world.runtime(), world.spec("new"))
+        assert codes(world, "new") == (HealthStatus.CRIT, ["no_current"])
+
+    def test_current_revoked_on_netsuite_is_critical_and_the_probe_fails(self, world: ServiceWorld) -> None:
+        """Revoked outside certrotor: CRIT for the remote state and for the failed probe."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        current = world.store.current_version(credential)
+        assert current is not None
+        assert current.certificate_id is not None
+        with admin_client(world, credential) as client:
+            client.revoke_certificate(current.certificate_id)
+        assert codes(world, "app1", probe=True) == (HealthStatus.CRIT, ["remote_revoked", "probe_failed"])
+
+    def test_foreign_certificate_warns_with_the_revoke_command(self, world: ServiceWorld) -> None:
+        """A certificate on the same entity and role that this store does not know: WARN, fix = revoke it."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        pem = crypto.certificate_to_pem(
+            crypto.build_self_signed_certificate(key, common_name="stranger", validity_days=30)
+        )
+        with admin_client(world, credential) as client:
+            foreign = client.upload_certificate(
+                pem, entity=credential.entity_id, role=credential.role_id
+            ).certificate_id
+        report = health.check_credential(world.runtime(), credential)
+        assert report.status is HealthStatus.WARN
+        [reason] = report.reasons
+        assert reason.code == "foreign_certificate"
+        assert foreign in reason.message
+        assert reason.fix.startswith("certrotor revoke app1 ")
+        assert reason.fix.endswith(foreign)
+
+    def test_window_open_with_nothing_planned_warns(self, world: ServiceWorld) -> None:
+        """Inside the renewal window with no rotation planned: WARN renewal_not_planned."""
+        world.enrol("app1", validity_seconds=30 * 86400)
+        current = world.store.current_version("app1")
+        assert current is not None
+        world.store.set_schedule("app1", None, 0, None)
+        with time_machine.travel(current.not_after - dt.timedelta(days=10), tick=True):
+            assert codes(world, "app1", remote=False) == (HealthStatus.WARN, ["renewal_not_planned"])
+
+    def test_planned_rotation_that_never_started_warns(self, world: ServiceWorld) -> None:
+        """A plan long past with no rotation (no daemon running): WARN rotation_overdue."""
+        world.enrol("app1", validity_seconds=30 * 86400)
+        world.store.set_schedule("app1", utcnow() - dt.timedelta(hours=2), 0, None)
+        assert codes(world, "app1", remote=False) == (HealthStatus.WARN, ["rotation_overdue"])
+
+
+class TestHealthCommand:
+    """`certrotor health`: the worst status decides the exit code, as monitoring plugins expect."""
+
+    def test_exit_codes_follow_the_worst_credential(
+        self, world: ServiceWorld, fork_server: ForkServer, tmp_path: Path
+    ) -> None:
+        """0 when all are OK, 1 with a WARN among them, 2 with a CRIT; one credential can be asked alone."""
+        world.enrol("good")
+        run = tmp_path / "runs"
+        assert fork_server.run(["health"], world.env(), run).returncode == 0
+        world.enrol("late", client_id=world.new_integration())
+        world.store.set_schedule("late", utcnow() - dt.timedelta(hours=2), 0, None)
+        assert fork_server.run(["health"], world.env(), run).returncode == 1
+        operations.add_credential(world.runtime(), world.spec("broken", client_id=world.new_integration()))
+        everything = fork_server.run(["health", "--json"], world.env(), run)
+        assert everything.returncode == 2
+        verdicts = {c["name"]: c["status"] for c in everything.json()["credentials"]}
+        assert verdicts == {"broken": "CRIT", "good": "OK", "late": "WARN"}
+        assert everything.json()["status"] == "CRIT"
+        assert fork_server.run(["health", "good"], world.env(), run).returncode == 0
+        text = fork_server.run(["health", "broken"], world.env(), run)
+        assert text.returncode == 2
+        assert text.stdout.splitlines()[:3] == [
+            "CRIT broken: No valid certificate available",
+            "  - CRIT There is no current certificate.",
+            "    fix: certrotor rotate broken",
+        ]

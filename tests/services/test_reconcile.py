@@ -1,0 +1,108 @@
+"""Reconciliation with NetSuite's list: adopt what this store uploaded but never recorded, report foreign
+certificates, flag a current certificate revoked on NetSuite."""
+
+from __future__ import annotations
+
+from certrotor import crypto
+from certrotor.client import BearerTokenAuth, NetSuiteClient
+from certrotor.crypto import KeySpec
+from certrotor.daemon import Daemon
+from certrotor.services.reconcile import reconcile
+from certrotor.services.runtime import endpoints_for
+from certrotor.store import Credential, VersionState
+
+from ._support import ServiceWorld
+
+
+def admin_client(world: ServiceWorld, credential: Credential) -> NetSuiteClient:
+    return NetSuiteClient(
+        endpoints_for(credential),
+        client_id=credential.client_id,
+        auth=BearerTokenAuth(world.admin_token),
+        timeout=10,
+    )
+
+
+def upload_behind_certrotors_back(world: ServiceWorld, credential: Credential, pem: str) -> str:
+    with admin_client(world, credential) as client:
+        answer = client.upload_certificate(pem, entity=credential.entity_id, role=credential.role_id)
+    return answer.certificate_id
+
+
+def foreign_pem() -> str:
+    key = crypto.generate_private_key(KeySpec.EC_P256)
+    return crypto.certificate_to_pem(
+        crypto.build_self_signed_certificate(key, common_name="someone else", validity_days=30)
+    )
+
+
+class TestReconcile:
+    """``reconcile``: the store compared with NetSuite's list for one credential."""
+
+    def test_adopts_a_pending_version_uploaded_but_never_recorded(self, world: ServiceWorld) -> None:
+        """The pending key proves the certificate is ours by getting a token; its ID is recorded."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        pending = world.store.add_version(
+            credential,
+            key := crypto.generate_private_key(KeySpec.EC_P256),
+            crypto.build_self_signed_certificate(key, common_name="certrotor app1", validity_days=30),
+        )
+        certificate_id = upload_behind_certrotors_back(world, credential, pending.certificate_pem)
+        runtime = world.runtime()
+        with runtime.client_for(credential) as client:
+            report = reconcile(runtime, credential, client)
+        assert report.adopted == ((pending.id, certificate_id),)
+        assert report.foreign == ()
+        assert report.current_remote_state == "active"
+        adopted = world.store.get_version(pending.id)
+        assert adopted.certificate_id == certificate_id
+        assert adopted.state is VersionState.UPLOADED
+        assert world.store.events("app1")[0].action == "adopt"
+
+    def test_reports_foreign_certificates_and_never_adopts_them(self, world: ServiceWorld) -> None:
+        """A certificate uploaded by someone else is foreign, even next to a pending version of ours."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        pending = world.store.add_version(
+            credential, key, crypto.build_self_signed_certificate(key, common_name="ours", validity_days=30)
+        )
+        foreign = upload_behind_certrotors_back(world, credential, foreign_pem())
+        runtime = world.runtime()
+        with runtime.client_for(credential) as client:
+            report = reconcile(runtime, credential, client)
+        assert report.adopted == ()
+        assert report.foreign == (foreign,)
+        assert world.store.get_version(pending.id).certificate_id is None
+
+    def test_flags_a_current_certificate_revoked_on_netsuite(self, world: ServiceWorld) -> None:
+        """Revoked outside certrotor: the report says so and the audit trail records it as an error."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        current = world.store.current_version(credential)
+        assert current is not None
+        assert current.certificate_id is not None
+        with admin_client(world, credential) as client:
+            client.revoke_certificate(current.certificate_id)
+        runtime = world.runtime(token=world.admin_token)
+        with runtime.client_for(credential) as client:
+            report = reconcile(runtime, credential, client)
+        assert report.current_remote_state == "revoked"
+        event = world.store.events("app1")[0]
+        assert event.action == "current-revoked"
+        assert event.outcome.value == "error"
+
+    def test_daemon_reconciles_every_credential_on_start(self, world: ServiceWorld) -> None:
+        """A daemon start adopts an unrecorded upload before any rotation."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        pending = world.store.add_version(
+            credential,
+            key,
+            crypto.build_self_signed_certificate(key, common_name="certrotor app1", validity_days=30),
+        )
+        certificate_id = upload_behind_certrotors_back(world, credential, pending.certificate_pem)
+        Daemon(world.runtime(), owner="test:1:daemon").reconcile_all()
+        assert world.store.get_version(pending.id).certificate_id == certificate_id
