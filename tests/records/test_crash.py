@@ -10,6 +10,7 @@ import pytest
 
 from certrotor.crypto import utcnow
 from certrotor.emulator.records_admin import RecordsAdmin
+from certrotor.services import health
 from certrotor.services.rotation import FAULT_POINT_ENV, Rotator
 from certrotor.services.runtime import Runtime
 from certrotor.store import RotationStep, RotationTrigger, VersionState
@@ -62,6 +63,8 @@ class TestCrashBetweenUploadAndSave:
         assert new.state in {VersionState.PENDING, VersionState.UPLOADED}
         assert records.get(SCRIPT_ID)["fingerprint_sha256"] == new.fingerprint_sha256  # type: ignore[index]
         assert store.current_version(store.get_credential(credential)) == first
+        codes = {reason.code for reason in health.check_all(runtime, [credential])[0].reasons}
+        assert "record_replaced" not in codes
         in_between = records.send_import(SCRIPT_ID, receiver_url)
         assert in_between["status_code"] == 200, in_between["answer"]
         assert '"verifier":"incoming"' in in_between["answer"]

@@ -13,6 +13,7 @@ import binascii
 import datetime as dt
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -308,6 +309,8 @@ class CertificateRecords:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._lock = threading.RLock()
         _Base.metadata.create_all(engine)
+        # The app that holds these records has no shutdown hook: close the pool when they go.
+        weakref.finalize(self, engine.dispose)
 
     @classmethod
     def beside(cls, state: EmulatorState) -> CertificateRecords:
