@@ -20,8 +20,12 @@ _CHATTY_LIBRARIES = ("alembic", "httpx2", "httpcore", "httpcore2", "uvicorn.acce
 
 
 def setup_logging(settings: Settings, *, service: bool) -> None:
-    """JSON logs on stderr; one-shot commands log warnings only unless CERTROTOR_LOG_LEVEL says more."""
-    level = settings.log_level if (service or "CERTROTOR_LOG_LEVEL" in os.environ) else "WARNING"
+    """JSON logs on stderr; one-shot commands log errors only unless CERTROTOR_LOG_LEVEL says more.
+
+    A one-shot command prints its outcome itself; its warnings (a deferred rotation, say) would
+    only repeat that outcome as a JSON line.
+    """
+    level = settings.log_level if (service or "CERTROTOR_LOG_LEVEL" in os.environ) else "ERROR"
     configure_logging(level, settings.log_format)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)

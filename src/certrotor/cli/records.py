@@ -180,7 +180,7 @@ def show(
             agrees = "yes" if state.remote_state == "active" else "no"
             console.print(f"  matches the local verifier: {agrees}")
     elif state.error is not None:
-        console.print(f"  [red]{state.error}[/]", markup=False)
+        console.print(f"  {state.error}", style="red", markup=False)
     table = Table("role", "fingerprint", "valid until", "accepted until")
     for verifier in view.verifiers:
         table.add_row(
