@@ -234,6 +234,8 @@ CASES = [
          "error: Unknown scope(s) (none). Fix: use restlets, rest_webservices, suite_analytics."),
     Case("add-non-numeric-entity", add("x", "--entity", "seven"),
          "error: --entity and --role must be numeric internal IDs. Fix: e.g. --entity 7 --role 3."),
+    Case("add-non-ascii-role", add("x", "--role", "\u0663"),
+         "error: --entity and --role must be numeric internal IDs. Fix: e.g. --entity 7 --role 3."),
     Case("add-duplicate-name", add("app1"),
          "error: A credential named 'app1' already exists. "
          "Fix: choose another name, or see it with `certrotor credential list`."),

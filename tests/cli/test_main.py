@@ -198,3 +198,15 @@ class TestRotateDryRun:
         assert [row["credential"] for row in due] == ["app2"]
         assert store_snapshot(data_dir) == store_before
         assert emulator.certificates() == remote_before
+
+
+class TestNegativeInternalIds:
+    def test_entity_minus_five_as_in_oracles_example(self, cli: Cli) -> None:
+        """`--entity -5` is a value, not an option: negative internal IDs exist in NetSuite."""
+        added = cli(
+            "credential", "add", "neg", "--account", "1234567_SB1", "--client-id", "c1", "--entity", "-5",
+            "--role", "3",
+        )  # fmt: skip
+        added.assert_ok()
+        credential = cli("credential", "list", "--json").assert_ok().json()[0]
+        assert (credential["entity_id"], credential["role_id"]) == (-5, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,9 @@ from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
 from certrotor.services import operations
 from certrotor.store import AuthMode, Credential, CredentialKind, CredentialSpec, Strategy
+
+_INTERNAL_ID = re.compile(r"-?[0-9]+")
+"""A NetSuite internal id; negative ones exist (Oracle's own example uses entity -5)."""
 
 credential_app = typer.Typer(help="Register and look at credentials.", no_args_is_help=True)
 
@@ -115,12 +119,12 @@ def add(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a credential and its first key pair (generated, or imported from keygen's files)."""
-    try:
-        entity_id, role_id = int(entity), int(role)
-    except ValueError:
+    # ASCII digits only, as NetSuite's own ids: int() alone would take "٧", " 7" or "1_0".
+    if not (_INTERNAL_ID.fullmatch(entity) and _INTERNAL_ID.fullmatch(role)):
         raise InputError(
             "--entity and --role must be numeric internal IDs.", hint="e.g. --entity 7 --role 3."
-        ) from None
+        )
+    entity_id, role_id = int(entity), int(role)
     spec = CredentialSpec(
         name=name,
         account_id=account,
