@@ -147,6 +147,9 @@ class TestSession:
             "error: Credential 'app1' has no current certificate. "
             "Fix: run `certrotor upload app1` or `certrotor rotate app1` first."
         )
+        events = cli("events", "app1", "--json").assert_ok().json()
+        assert sorted(e["action"] for e in events) == ["activate", "credential-add", "revoke", "upload"]
+        assert {e["actor"] for e in events} == {"cli"}
 
     def test_list_json_has_the_seed_field_names_and_types(self, cli: Cli, served: EmulatorProcess) -> None:
         """`list --json` prints each certificate with exactly the seed's field names and JSON types."""
