@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -104,7 +105,7 @@ class TestRotateCommand:
     def test_a_credential_held_by_a_live_process_is_refused(self, world: ServiceWorld, cli: Cli) -> None:
         """While another live process holds the lease, `rotate` refuses in one line and changes nothing."""
         add_with_cli(cli, world, "app1")
-        holder = f"{os.uname().nodename}:{os.getpid()}:holder"
+        holder = f"{socket.gethostname()}:{os.getpid()}:holder"
         world.store.claim("app1", holder, 300)
         refused = cli("rotate", "app1")
         assert refused.returncode == 1
