@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +17,17 @@ from certrotor.durations import format_duration, parse_duration
 from certrotor.errors import InputError
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
+from certrotor.protocol.urls import NetSuiteEndpoints
 from certrotor.services import operations
-from certrotor.store import AuthMode, Credential, CredentialKind, CredentialSpec, Strategy
+from certrotor.store import (
+    AuthMode,
+    Credential,
+    CredentialChanges,
+    CredentialKind,
+    CredentialSpec,
+    EventOutcome,
+    Strategy,
+)
 
 _INTERNAL_ID = re.compile(r"-?[0-9]+")
 """A NetSuite internal id; negative ones exist (Oracle's own example uses entity -5)."""
@@ -64,8 +74,6 @@ def validity_seconds(validity_days: int | None, validity: str | None) -> int:
 
 
 def format_duration_seconds(seconds: int) -> str:
-    import datetime as dt
-
     return format_duration(dt.timedelta(seconds=max(seconds, 0))) if seconds > 0 else f"{seconds}s"
 
 
@@ -224,3 +232,125 @@ def remove(
     with open_runtime() as runtime:
         runtime.store.remove_credential(name, force=force)
     console.print(f"Removed credential {name}.")
+
+
+@credential_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A credential's settings and its certificate versions (no secrets)."""
+    with open_runtime() as runtime:
+        credential = runtime.store.get_credential(name)
+        versions = runtime.store.versions(credential)
+    data = credential_dict(credential) | {
+        "renew_min": format_duration_seconds(credential.renew_before_min_seconds),
+        "renew_max": format_duration_seconds(credential.renew_before_max_seconds),
+        "grace": format_duration_seconds(credential.grace_seconds),
+        "validity": format_duration_seconds(credential.validity_seconds),
+        "auth_credential": credential.auth_credential_name,
+        "has_management_token": credential.has_management_token,
+        "hook": credential.hook_command is not None,
+        "delivery_dir": credential.delivery_dir,
+        "versions": [
+            {
+                "id": v.id,
+                "state": v.state.value,
+                "certificate_id": v.certificate_id,
+                "algorithm": v.algorithm,
+                "not_after": v.not_after,
+                "fingerprint_sha256": v.fingerprint_sha256,
+            }
+            for v in versions
+        ],
+    }
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        if key != "versions":
+            table.add_row(key, format_time(value) if isinstance(value, dt.datetime) else str(value))
+    console.print(table)
+    versions_table = Table("state", "certificate_id", "algorithm", "expires", "fingerprint")
+    for v in versions:
+        versions_table.add_row(
+            v.state.value,
+            v.certificate_id or "-",
+            v.algorithm,
+            format_time(v.not_after),
+            v.fingerprint_sha256[:16],
+        )
+    console.print(versions_table)
+
+
+@credential_app.command("set")
+def set_options(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")],
+    strategy: Annotated[str | None, typer.Option("--strategy", help="auto, overlap or replace.")] = None,
+    renew_min: Annotated[str | None, typer.Option("--renew-min", help="e.g. 7d.")] = None,
+    renew_max: Annotated[str | None, typer.Option("--renew-max", help="e.g. 14d.")] = None,
+    grace: Annotated[str | None, typer.Option("--grace", help="e.g. 1d.")] = None,
+    validity_days: Annotated[
+        int | None, typer.Option("--validity-days", help="Next certificates' validity.")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Key type of the next certificates.")] = None,
+    scopes: Annotated[str | None, typer.Option("--scopes", help="Comma separated.")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help="self, credential or token.")] = None,
+    auth_credential: Annotated[str | None, typer.Option("--auth-credential")] = None,
+    hook: Annotated[
+        str | None, typer.Option("--hook", help="Command run after delivery ('' removes it).")
+    ] = None,
+    deliver_to: Annotated[Path | None, typer.Option("--deliver-to", help="Delivery directory.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="The account's base URL ('' derives it).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Store a new management token (sealed).")
+    ] = None,
+) -> None:
+    """Change a credential's settings; the next rotation uses them. Nothing changes on a bad value."""
+    changes: CredentialChanges = {}
+    if strategy is not None:
+        changes["strategy"] = Strategy(_enum(Strategy, strategy, "strategy"))
+        changes["resolved_strategy"] = None
+    if renew_min is not None:
+        changes["renew_before_min_seconds"] = int(parse_duration(renew_min).total_seconds())
+    if renew_max is not None:
+        changes["renew_before_max_seconds"] = int(parse_duration(renew_max).total_seconds())
+    if grace is not None:
+        changes["grace_seconds"] = int(parse_duration(grace, allow_zero=True).total_seconds())
+    if validity_days is not None:
+        changes["validity_seconds"] = validity_seconds(validity_days, None)
+    if key is not None:
+        changes["key_spec"] = KeySpec.parse(key)
+    if scopes is not None:
+        changes["scopes"] = parse_scopes_option(scopes)
+    if auth is not None:
+        changes["auth_mode"] = AuthMode(_enum(AuthMode, auth, "auth mode"))
+    if auth_credential is not None:
+        changes["auth_credential"] = auth_credential or None
+    if hook is not None:
+        changes["hook_command"] = hook or None
+    if deliver_to is not None:
+        changes["delivery_dir"] = str(deliver_to)
+    if not changes and base_url is None and token is None:
+        raise InputError(
+            "Nothing to change.", hint="give at least one option; see `certrotor credential set --help`."
+        )
+    with open_runtime() as runtime:
+        store = runtime.store
+        credential = store.get_credential(name)
+        if base_url is not None:
+            NetSuiteEndpoints.for_account(credential.account_id, base_url or None)  # refuse a bad URL first
+        if changes:
+            credential = store.update_credential(name, **changes)
+        if base_url is not None:
+            store.update_account(credential.account_id, base_url=base_url or None)
+        if token is not None:
+            store.set_management_token(credential, token)
+        changed = sorted(
+            [*changes, *(["base_url"] if base_url is not None else []), *(["token"] if token else [])]
+        )
+        store.record_event(credential, "cli", "credential-set", EventOutcome.OK, {"changed": changed})
+    console.print(f"Updated {name}: {', '.join(changed)}.")
