@@ -181,7 +181,7 @@ class TestSession:
         assert response.text == "Successfully revoked"
 
         cli("token", "elsewhere").assert_one_line_error(
-            "error: The token endpoint refused the access token request (client credentials) "
+            "error: The token endpoint refused the client credentials token request "
             f"(HTTP 401 invalid_client): The certificate {certificate_id} is revoked. Fix: check the "
             "client ID and certificate ID, and that the certificate is uploaded for this integration, "
             "unrevoked and unexpired (`certrotor list`)."

@@ -21,7 +21,7 @@ from certrotor.protocol.models import (
 from certrotor.protocol.urls import TOKEN_PATH
 
 USER_AGENT = f"certrotor/{__version__}"
-CLIENT_CREDENTIALS_OPERATION = "the access token request (client credentials)"
+CLIENT_CREDENTIALS_OPERATION = "the client credentials token request"
 
 
 class TokenEndpointUnavailableError(RemoteUnavailableError):
