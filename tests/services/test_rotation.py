@@ -46,12 +46,36 @@ def env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
+def recording_hook(path: Path) -> str:
+    """A hook command that writes the environment it was given into ``path``."""
+    return f"sh -c 'env > \"$1\"' hook {path}"
+
+
+def assert_delivered(world: ServiceWorld, name: str, hook_env: Path) -> None:
+    """The current key, certificate and metadata are in 0600 files, and the hook saw their paths."""
+    current = world.store.current_version(name)
+    assert current is not None
+    directory = delivery_directory(world.runtime(), world.store.get_credential(name))
+    for file_name in ("key.pem", "cert.pem", "credential.json"):
+        assert stat.S_IMODE((directory / file_name).stat().st_mode) == 0o600
+    certificate = crypto.load_certificate_pem((directory / "cert.pem").read_bytes())
+    assert crypto.fingerprint_sha256(certificate) == current.fingerprint_sha256
+    key = crypto.load_private_key_pem((directory / "key.pem").read_bytes())
+    assert crypto.keys_match(key, certificate)
+    env = env_file(hook_env)
+    assert env["CERTROTOR_CERTIFICATE_ID"] == current.certificate_id
+    assert env["CERTROTOR_KEY_FILE"] == str(directory / "key.pem")
+
+
 class TestOverlap:
     """Upload next to the old certificate, verify, switch, deliver, revoke the old one."""
 
-    def test_rotation_makes_a_new_current_certificate_and_revokes_the_old(self, world: ServiceWorld) -> None:
+    def test_rotation_makes_a_new_current_certificate_and_revokes_the_old(
+        self, world: ServiceWorld, tmp_path: Path
+    ) -> None:
         """One current version afterwards, the old one revoked on both sides, the new one gets a token."""
-        world.enrol("app1", strategy=Strategy.OVERLAP)
+        hook_env = tmp_path / "hook.env"
+        world.enrol("app1", strategy=Strategy.OVERLAP, hook_command=recording_hook(hook_env))
         old = world.store.current_version("app1")
         assert old is not None
         outcome = rotator(world).rotate("app1", MANUAL)
@@ -66,9 +90,11 @@ class TestOverlap:
             "upload",
             "verify",
             "activate",
+            "hook",
             "retire",
         ]
         assert world.uploads(world.emulator.tenant.client_id) == 2
+        assert_delivered(world, "app1", hook_env)
 
     def test_rotation_can_repeat(self, world: ServiceWorld) -> None:
         """Three rotations in a row leave one current and three revoked certificates, one upload each."""
@@ -213,13 +239,17 @@ class TestDelivery:
 class TestReplace:
     """Only one active certificate per (entity, role): revoke first, as the seed says."""
 
-    def test_replace_keeps_a_token_then_revokes_then_uploads(self, world: ServiceWorld) -> None:
+    def test_replace_keeps_a_token_then_revokes_then_uploads(
+        self, world: ServiceWorld, tmp_path: Path
+    ) -> None:
         """With a cap of one, the old certificate goes first; a token minted before lets the upload pass."""
         world.emulator.set_config(max_active_per_combination=1)
-        world.enrol("app1", strategy=Strategy.REPLACE)
+        hook_env = tmp_path / "hook.env"
+        world.enrol("app1", strategy=Strategy.REPLACE, hook_command=recording_hook(hook_env))
         outcome = rotator(world).rotate("app1", MANUAL)
         assert outcome.status == "rotated", outcome
         assert_settled(world, "app1")
+        assert_delivered(world, "app1", hook_env)
         assert actions(world, "app1", outcome.rotation_id or 0) == [
             "rotation-start",
             "prepare",
@@ -228,20 +258,23 @@ class TestReplace:
             "upload",
             "verify",
             "activate",
+            "hook",
         ]
         credential = world.store.get_credential("app1")
         # No bootstrap token was stored: the kept one is the token minted by the old certificate.
         assert credential.has_management_token
 
     def test_auto_switches_to_replace_when_netsuite_refuses_a_second_certificate(
-        self, world: ServiceWorld
+        self, world: ServiceWorld, tmp_path: Path
     ) -> None:
         """`auto` tries overlap, learns from CERTIFICATE_LIMIT_REACHED, and remembers replace."""
         world.emulator.set_config(max_active_per_combination=1)
-        world.enrol("app1", strategy=Strategy.AUTO)
+        hook_env = tmp_path / "hook.env"
+        world.enrol("app1", strategy=Strategy.AUTO, hook_command=recording_hook(hook_env))
         first = rotator(world).rotate("app1", MANUAL)
         assert first.status == "rotated", first
         assert_settled(world, "app1")
+        assert_delivered(world, "app1", hook_env)
         credential = world.store.get_credential("app1")
         assert credential.resolved_strategy is Strategy.REPLACE
         assert world.store.rotations(credential)[0].strategy is Strategy.REPLACE
