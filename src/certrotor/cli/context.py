@@ -54,10 +54,12 @@ def load_cli_settings(**overrides: Any) -> Settings:
 
 
 @contextmanager
-def open_runtime(token: str | None = None, *, service: bool = False) -> Iterator[Runtime]:
+def open_runtime(
+    token: str | None = None, *, service: bool = False, check_master_key: bool = True
+) -> Iterator[Runtime]:
     settings = load_cli_settings()
     setup_logging(settings, service=service)
-    runtime = Runtime(settings, token_override=token)
+    runtime = Runtime(settings, token_override=token, check_master_key=check_master_key)
     try:
         yield runtime
     finally:

@@ -73,7 +73,7 @@ def rotate(
             console.print(line)
             if o.message:
                 console.print(f"  {o.message}", markup=False)
-    if any(o.status in {"failed", "deferred"} for o in outcomes):
+    if any(o.status in {"failed", "deferred", "interrupted"} for o in outcomes):
         raise typer.Exit(1)
 
 
@@ -88,7 +88,7 @@ def health(
     as_json: JsonOption = False,
 ) -> None:
     """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2."""
-    with open_runtime() as runtime:
+    with open_runtime(check_master_key=False) as runtime:
         reports = health_service.check_all(runtime, [name] if name else None, remote=not offline, probe=probe)
     status = overall_status(reports)
     if as_json:

@@ -126,9 +126,7 @@ def send_with_retry(
     def backoff(exc: Exception) -> bool | float:
         if isinstance(exc, TransientStatusError):
             status = exc.response.status_code
-            return delay_or_retry(
-                retry_after_seconds(exc.response) if status == 429 else None, policy
-            )
+            return delay_or_retry(retry_after_seconds(exc.response) if status == 429 else None, policy)
         return retry_on(exc)
 
     try:

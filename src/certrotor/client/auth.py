@@ -19,6 +19,7 @@ import structlog
 from pydantic import SecretStr
 
 from certrotor.client._retry import RetryPolicy, call_with_retry, delay_or_retry
+from certrotor.client._tls import tls_verify
 from certrotor.client._token import (
     CLIENT_CREDENTIALS_OPERATION,
     USER_AGENT,
@@ -104,9 +105,9 @@ class M2MAuth(httpx2.Auth):
         self._cached: _CachedToken | None = None
         self._state_lock = threading.Lock()  # guards the cache; never held across I/O
         self._fetch_lock = threading.Lock()  # one token request in flight across threads
-        self._async_locks: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Lock
-        ] = weakref.WeakKeyDictionary()
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._broker_client: httpx2.Client | None = None
 
     def __repr__(self) -> str:
@@ -175,9 +176,7 @@ class M2MAuth(httpx2.Auth):
 
     # -- the flows ---------------------------------------------------------------------------
 
-    def _sync_token(
-        self, rejected: str | None
-    ) -> Generator[httpx2.Request, httpx2.Response, str]:
+    def _sync_token(self, rejected: str | None) -> Generator[httpx2.Request, httpx2.Response, str]:
         token = self._usable_token(rejected)
         if token is not None:
             return token
@@ -188,13 +187,9 @@ class M2MAuth(httpx2.Auth):
                 return token
             response = yield self._token_request()
             response.read()
-            return self._remember(
-                read_token_response(response, operation=CLIENT_CREDENTIALS_OPERATION)
-            )
+            return self._remember(read_token_response(response, operation=CLIENT_CREDENTIALS_OPERATION))
 
-    def sync_auth_flow(
-        self, request: httpx2.Request
-    ) -> Generator[httpx2.Request, httpx2.Response, None]:
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         request.read()  # the body must be replayable for the retry after a 401
         rejected: str | None = None
         for _ in range(2):
@@ -219,9 +214,7 @@ class M2MAuth(httpx2.Auth):
                         token_response = yield self._token_request()
                         await token_response.aread()
                         token = self._remember(
-                            read_token_response(
-                                token_response, operation=CLIENT_CREDENTIALS_OPERATION
-                            )
+                            read_token_response(token_response, operation=CLIENT_CREDENTIALS_OPERATION)
                         )
             request.headers["Authorization"] = f"Bearer {token}"
             response = yield request
@@ -260,7 +253,7 @@ class M2MAuth(httpx2.Auth):
         with self._state_lock:
             if self._broker_client is None:
                 self._broker_client = httpx2.Client(
-                    verify=self._verify_tls,
+                    verify=tls_verify(self._verify_tls),
                     timeout=self._timeout,
                     transport=self._transport,
                     headers={"User-Agent": USER_AGENT},
@@ -286,9 +279,7 @@ class M2MAuth(httpx2.Auth):
         self.close()
 
 
-def _drive(
-    flow: Generator[httpx2.Request, httpx2.Response, str], client: httpx2.Client
-) -> str:
+def _drive(flow: Generator[httpx2.Request, httpx2.Response, str], client: httpx2.Client) -> str:
     """Run a token flow to completion by sending each request it yields with ``client``."""
     try:
         request = next(flow)

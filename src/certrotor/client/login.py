@@ -236,8 +236,7 @@ def _judge_redirect(query: dict[str, list[str]], *, expected_state: str) -> _Out
                 + ".",
                 reason=error,
                 hint=(
-                    "approve the request on the consent page, with a role that may use this "
-                    "integration."
+                    "approve the request on the consent page, with a role that may use this integration."
                     if error == "access_denied"
                     else "check the integration record: authorization code grant enabled, "
                     "redirect URI and scopes allowed."

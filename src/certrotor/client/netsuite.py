@@ -19,6 +19,7 @@ from certrotor.client._retry import (
     delay_or_retry,
     send_with_retry,
 )
+from certrotor.client._tls import tls_verify
 from certrotor.client._token import (
     CLIENT_CREDENTIALS_OPERATION,
     USER_AGENT,
@@ -99,7 +100,7 @@ class NetSuiteClient:
         self._retry = retry or RetryPolicy()
         self._http = httpx2.Client(
             auth=auth,
-            verify=verify_tls,
+            verify=tls_verify(verify_tls),
             timeout=httpx2.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -197,9 +198,7 @@ class NetSuiteClient:
         if response.status_code >= 500:
             response.read()
             said = error_for_response(response, operation=UPLOAD_OPERATION).message
-            raise UploadOutcomeUnknown(
-                f"{said} NetSuite may or may not have stored the certificate."
-            )
+            raise UploadOutcomeUnknown(f"{said} NetSuite may or may not have stored the certificate.")
         return parse_upload_response(response)
 
     def list_certificates(self) -> list[CertificateListItem]:
@@ -247,9 +246,7 @@ class NetSuiteClient:
                 scopes=scopes,
             )
 
-        response = self._send_idempotent(
-            build, operation=CLIENT_CREDENTIALS_OPERATION, use_auth=False
-        )
+        response = self._send_idempotent(build, operation=CLIENT_CREDENTIALS_OPERATION, use_auth=False)
         return read_token_response(response, operation=CLIENT_CREDENTIALS_OPERATION)
 
     def exchange_authorization_code(
@@ -281,9 +278,7 @@ class NetSuiteClient:
         """GET a REST record path (under ``/services/rest/record/v1/``) to prove a token works."""
         url = self.endpoints.record_url(path)
         operation = f"GET record/v1/{path.lstrip('/')}"
-        response = self._send_idempotent(
-            lambda: self._http.build_request("GET", url), operation=operation
-        )
+        response = self._send_idempotent(lambda: self._http.build_request("GET", url), operation=operation)
         raise_for_status(response, operation=operation)
         return response
 
@@ -291,9 +286,7 @@ class NetSuiteClient:
 def _says_already_revoked(error: RemoteError) -> bool:
     if not isinstance(error, NetSuiteAPIError):
         return False
-    return error.error_code == "CERTIFICATE_ALREADY_REVOKED" or (
-        "already revoked" in error.message.lower()
-    )
+    return error.error_code == "CERTIFICATE_ALREADY_REVOKED" or ("already revoked" in error.message.lower())
 
 
 def _failed_on_token_request(exc: httpx2.TransportError) -> bool:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pydantic import ValidationError
 
 from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, send_with_retry
+from certrotor.client._tls import tls_verify
 from certrotor.client._token import USER_AGENT
 from certrotor.client.responses import error_for_response, parse_json_model, unavailable_error
 from certrotor.crypto import PrivateKey, certificate_to_pem, private_key_to_pem
@@ -118,7 +119,7 @@ class RecordClient:
         self._params = {"script": script, "deploy": deploy}
         self._http = httpx2.Client(
             auth=auth,
-            verify=verify_tls,
+            verify=tls_verify(verify_tls),
             timeout=httpx2.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},

@@ -115,8 +115,7 @@ def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteEr
     if status == 429 or status >= 500:
         said = netsuite.message if netsuite else (oauth.error if oauth else "")
         return RemoteUnavailableError(
-            f"NetSuite could not serve {operation}: {_describe(response)}"
-            + (f": {said}." if said else ".")
+            f"NetSuite could not serve {operation}: {_describe(response)}" + (f": {said}." if said else ".")
         )
     if netsuite is not None:
         error_class = _NETSUITE_ERRORS.get(status, NetSuiteAPIError)
@@ -137,10 +136,8 @@ def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteEr
         )
     snippet = safe_snippet(response.text) if response.content else ""
     return RemoteError(
-        f"Unexpected answer to {operation}: {_describe(response)}"
-        + (f": {snippet!r}" if snippet else "."),
-        hint="check that the base URL points at NetSuite (or the emulator) and not at a proxy or "
-        "login page.",
+        f"Unexpected answer to {operation}: {_describe(response)}" + (f": {snippet!r}" if snippet else "."),
+        hint="check that the base URL points at NetSuite (or the emulator) and not at a proxy or login page.",
     )
 
 

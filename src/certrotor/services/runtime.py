@@ -28,14 +28,17 @@ class Runtime:
     settings: Settings
     token_override: str | None = field(default=None, repr=False)
     """A management token given on the command line (``--token``); wins over stored ones."""
-    clock: type[dt.datetime] | None = None
+    check_master_key: bool = True
+    """``False`` opens a store sealed under another master key (health reports each key it cannot open)."""
     _store: Store | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Store:
         if self._store is None:
             master_key = MasterKey.from_settings(self.settings)
-            self._store = Store.open(self.settings.resolved_database_url, master_key)
+            self._store = Store.open(
+                self.settings.resolved_database_url, master_key, check_master_key=self.check_master_key
+            )
         return self._store
 
     def close(self) -> None:
