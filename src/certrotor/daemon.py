@@ -9,16 +9,18 @@ from __future__ import annotations
 import random
 import signal
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
 
 from certrotor.errors import CertrotorError
 from certrotor.logging import get_logger
+from certrotor.metrics import DaemonMetrics
 from certrotor.services.reconcile import reconcile
 from certrotor.services.rotation import RotationOutcome, Rotator, default_owner
 from certrotor.services.runtime import Runtime
-from certrotor.store import Credential, RotationTrigger
+from certrotor.store import Credential, CredentialKind, RotationTrigger
 
 log = get_logger(__name__)
 
@@ -46,6 +48,7 @@ class Daemon:
         lease_seconds: float = 300.0,
         owner: str | None = None,
         reconcile_on_start: bool = True,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         self.runtime = runtime
         self.parallel = max(1, parallel)
@@ -54,6 +57,7 @@ class Daemon:
         self.owner = owner or default_owner()
         self.reconcile_on_start = reconcile_on_start
         self.stats = DaemonStats()
+        self.metrics = metrics
         self._stop = threading.Event()
         self._rng = random.Random()
 
@@ -78,6 +82,10 @@ class Daemon:
         for credential in self.runtime.store.list_credentials():
             if self.stopping:
                 return
+            if self.metrics is not None:
+                self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential))
+            if credential.kind is CredentialKind.RECORD:
+                continue  # a certificate record has no certificate list to compare with
             try:
                 with self.runtime.client_for(credential) as client:
                     report = reconcile(self.runtime, credential, client)
@@ -101,7 +109,12 @@ class Daemon:
             should_stop=lambda: self.stopping,
         )
         trigger = RotationTrigger.SCHEDULE
+        started = time.monotonic()
         outcome = rotator.rotate(credential.name, trigger, claimed=True)
+        if self.metrics is not None:
+            self.metrics.rotations.labels(status=outcome.status).inc()
+            self.metrics.rotation_seconds.observe(time.monotonic() - started)
+            self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential.name))
         log.info(
             "rotation",
             credential=outcome.credential,
@@ -128,6 +141,8 @@ class Daemon:
                 # not end the loop for every other credential; its lease expires and it is retried.
                 log.error("rotation crashed", credential=credential.name, error=type(exc).__name__)
         self.stats.ticks += 1
+        if self.metrics is not None:
+            self.metrics.passes.inc()
         return len(claimed)
 
     def run(self, *, max_ticks: int | None = None) -> DaemonStats:

@@ -13,6 +13,7 @@ from certrotor.cli.output import console, format_time, print_json
 from certrotor.daemon import Daemon
 from certrotor.errors import InputError
 from certrotor.health_rules import HealthStatus, overall_status
+from certrotor.metrics import DaemonMetrics
 from certrotor.services import health as health_service
 from certrotor.services.rotation import Rotator, default_owner, due_rotation_reason
 from certrotor.store import RotationTrigger
@@ -152,15 +153,34 @@ def daemon(
     no_reconcile: Annotated[
         bool, typer.Option("--no-reconcile", help="Skip the start-up reconcile.")
     ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics here.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address for /metrics.")] = "127.0.0.1",
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
     with open_runtime(service=True) as runtime:
+        metrics = DaemonMetrics() if metrics_port is not None else None
+        if metrics is not None and metrics_port is not None:
+            try:
+                bound = metrics.serve(metrics_host, metrics_port)
+            except OSError as exc:
+                raise InputError(
+                    f"Cannot serve metrics on {metrics_host}:{metrics_port} ({exc.strerror}).",
+                    hint="choose a free port with --metrics-port.",
+                ) from None
+            console.print(f"Prometheus metrics on http://{metrics_host}:{bound}/metrics", highlight=False)
         service = Daemon(
             runtime,
             parallel=parallel,
             interval=interval,
             lease_seconds=lease,
             reconcile_on_start=not no_reconcile,
+            metrics=metrics,
         )
         service.install_signal_handlers()
-        service.run(max_ticks=1 if once else None)
+        try:
+            service.run(max_ticks=1 if once else None)
+        finally:
+            if metrics is not None:
+                metrics.close()
