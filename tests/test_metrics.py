@@ -43,9 +43,8 @@ class TestDaemonMetrics:
         assert "certrotor_daemon_passes_total 1.0" in text
         current = runtime.store.current_version("app1")
         assert current is not None
-        line = next(
-            row for row in text.splitlines() if row.startswith("certrotor_certificate_expiry_timestamp_seconds{")
-        )
+        gauge = "certrotor_certificate_expiry_timestamp_seconds{"
+        line = next(row for row in text.splitlines() if row.startswith(gauge))
         published = dt.datetime.fromtimestamp(float(line.split()[-1]), dt.UTC)
         assert abs(published - current.not_after) < dt.timedelta(seconds=1)
 
