@@ -221,24 +221,10 @@ class RecordRotator(Rotator):
         self._plan_next(credential)
         return None
 
-    def _outcome(
-        self, credential: Credential, rotation: Rotation | None, status: str, message: str = ""
-    ) -> RotationOutcome:
+    @staticmethod
+    def _version_label(version: CertificateVersion) -> str | None:
         """Record versions have no certificate ID: name them by fingerprint."""
-        new_id = old_id = None
-        if rotation is not None:
-            if rotation.new_version_id:
-                new_id = self.store.get_version(rotation.new_version_id).fingerprint_sha256
-            if rotation.old_version_id:
-                old_id = self.store.get_version(rotation.old_version_id).fingerprint_sha256
-        return RotationOutcome(
-            credential=credential.name,
-            status=status,
-            rotation_id=rotation.id if rotation else None,
-            new_certificate_id=new_id,
-            old_certificate_id=old_id,
-            message=message,
-        )
+        return version.fingerprint_sha256
 
 
 # -- verifiers ---------------------------------------------------------------------------------

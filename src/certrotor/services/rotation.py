@@ -553,6 +553,11 @@ class Rotator:
             message=str(exc),
         )
 
+    @staticmethod
+    def _version_label(version: CertificateVersion) -> str | None:
+        """How an outcome names a version: NetSuite's certificate ID."""
+        return version.certificate_id
+
     def _outcome(
         self, credential: Credential, rotation: Rotation | None, status: str, message: str = ""
     ) -> RotationOutcome:
@@ -561,9 +566,9 @@ class Rotator:
             # The caller's copy may predate the steps run since (a step that failed late).
             rotation = self.store.get_rotation(rotation.id)
             if rotation.new_version_id:
-                new_id = self.store.get_version(rotation.new_version_id).certificate_id
+                new_id = self._version_label(self.store.get_version(rotation.new_version_id))
             if rotation.old_version_id:
-                old_id = self.store.get_version(rotation.old_version_id).certificate_id
+                old_id = self._version_label(self.store.get_version(rotation.old_version_id))
         return RotationOutcome(
             credential=credential.name,
             status=status,
