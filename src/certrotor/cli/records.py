@@ -253,7 +253,7 @@ def serve(
 ) -> None:
     """Serve GET /netsuite.pl: 200 for a request signed by the current (or, in the grace period, previous)
     certificate, 403 with the reason otherwise."""
-    from certrotor.web.receiver import bind_loopback, create_receiver_app, serve_receiver
+    from certrotor.web.receiver import bind_socket, create_receiver_app, serve_receiver
 
     with open_runtime(service=True) as runtime:
         store = runtime.store
@@ -263,7 +263,7 @@ def serve(
             return record_service.record_verifiers(store, store.get_credential(name))
 
         app = create_receiver_app(verifiers, max_age=parse_duration(max_age), name=name)
-        sock = bind_loopback(host, port)
+        sock = bind_socket(host, port)
         bound_host, bound_port = sock.getsockname()[:2]
         console.print(
             f"Receiving signed import requests for {name} on http://{bound_host}:{bound_port}/netsuite.pl"

@@ -1,4 +1,4 @@
-"""Running the emulator under uvicorn: a bound loopback socket and a protocol that can drop connections."""
+"""Running the emulator under uvicorn: a protocol that can drop connections (sockets: ``listening``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from certrotor.emulator.middleware import TRANSPORT_EXTENSION
-from certrotor.errors import ConfigError
+from certrotor.listening import bind_socket
 
 
 class DroppingH11Protocol(H11Protocol):
@@ -29,26 +29,6 @@ class DroppingH11Protocol(H11Protocol):
         scope: dict[str, Any] | None = self.scope  # type: ignore[assignment]
         if scope is not None:
             scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; port 0 picks a free one. Errors say what to do."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without it
-    # Nagle's algorithm and delayed ACKs add 40 ms to every keep-alive request.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        raise ConfigError(
-            f"Cannot listen on {host}:{port}: {error.strerror or error}.",
-            hint="choose another --port (or 0 for any free one) or stop what uses it.",
-        ) from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def build_server(
@@ -73,3 +53,6 @@ def build_server(
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
+
+
+__all__ = ["DroppingH11Protocol", "bind_socket", "build_server"]

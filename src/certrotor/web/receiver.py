@@ -20,7 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from certrotor.crypto import utcnow
-from certrotor.errors import CertrotorError, ConfigError, SignatureError
+from certrotor.errors import CertrotorError, SignatureError
+from certrotor.listening import bind_socket
 from certrotor.logging import get_logger
 from certrotor.protocol.signed_import import IMPORT_PATH
 from certrotor.receiver import DEFAULT_MAX_AGE, ReplayCache, Verifier, verify_import_request
@@ -87,23 +88,6 @@ def create_receiver_app(
     return app
 
 
-def bind_loopback(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free one); errors say what to do."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as error:
-        sock.close()
-        raise ConfigError(
-            f"Cannot listen on {host}:{port}: {error.strerror or error}.",
-            hint="choose another --port (or 0 for any free one) or stop what uses it.",
-        ) from None
-    return sock
-
-
 def build_server(app: FastAPI, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
         app, log_config=None, lifespan="off", log_level=log_level, access_log=False, ws="none"
@@ -119,7 +103,7 @@ def serve_receiver(app: FastAPI, sock: socket.socket) -> None:
 @contextmanager
 def running_receiver(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` in a background thread on a free loopback port; yields its base URL."""
-    sock = bind_loopback(host, 0)
+    sock = bind_socket(host, 0)
     server = build_server(app)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="certrotor-receiver", daemon=True
@@ -138,4 +122,4 @@ def running_receiver(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
 
 
-__all__ = ["bind_loopback", "create_receiver_app", "running_receiver", "serve_receiver"]
+__all__ = ["bind_socket", "create_receiver_app", "running_receiver", "serve_receiver"]
