@@ -12,8 +12,9 @@ from certrotor.cli.context import load_cli_settings, setup_logging
 from certrotor.cli.output import console
 from certrotor.daemon import Daemon
 from certrotor.services import operations
+from certrotor.services.rotation import Rotator, default_owner
 from certrotor.services.runtime import Runtime
-from certrotor.store import AuthMode, CredentialSpec
+from certrotor.store import AuthMode, CredentialSpec, RotationTrigger
 
 DEMO_VALIDITY_SECONDS = 120
 DEMO_RENEW_MIN_SECONDS = 30
@@ -76,6 +77,8 @@ def demo(
                 "Stop with Ctrl-C.",
                 highlight=False,
             )
+            # demo1 manages the others' certificates: enrol it first so their first pass succeeds.
+            Rotator(runtime, owner=default_owner(), actor="demo").rotate("demo1", RotationTrigger.MANUAL)
             service = Daemon(runtime, interval=interval, lease_seconds=60.0)
             service.install_signal_handlers()
             service.run()
