@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,17 @@ import pytest
 from certrotor.emulator.testing import RunningEmulator, serve_emulator
 from support.postgres import PostgresServer, find_bin_dir, running_postgres
 from support.processes import ForkServer
+
+_SECRET_SHAPES = re.compile(r"PRIVATE KEY-----|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
+"""A PEM private key, or a JWT (an access token or a client assertion)."""
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test of the run: what certrotor and its libraries logged carries no key and no token."""
+    yield
+    leaked = _SECRET_SHAPES.search(caplog.text)
+    assert leaked is None, f"a secret reached the logs: {leaked.group(0)[:12]}..."
 
 
 @pytest.fixture

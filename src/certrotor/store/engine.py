@@ -8,6 +8,8 @@ read-then-write transaction never fails half-way with "database is locked" (see 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,23 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Turn on WAL, waiting out other processes that open the same new file at the same moment.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is locked"
+    at once instead of calling the busy handler; once the file is in WAL mode this is a no-op.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -103,7 +122,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA foreign_keys = ON")
             # FULL, not NORMAL: a committed "key prepared" must survive a power cut before upload.
             cursor.execute("PRAGMA synchronous = FULL")
