@@ -11,6 +11,16 @@ import typer
 from rich.table import Table
 
 from certrotor.cli.context import open_runtime
+from certrotor.cli.options import (
+    BaseUrlOption,
+    HookOption,
+    InsecureOption,
+    KeyOption,
+    RenewMaxOption,
+    RenewMinOption,
+    ValidityDaysOption,
+    ValidityOption,
+)
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec
 from certrotor.durations import format_duration, parse_duration
@@ -84,26 +94,14 @@ def add(
     client_id: Annotated[str, typer.Option("--client-id", help="The integration record's client ID.")],
     entity: Annotated[str, typer.Option("--entity", help="Entity (user) internal ID.")],
     role: Annotated[str, typer.Option("--role", help="Role internal ID.")],
-    key: Annotated[
-        str, typer.Option("--key", help="ec-p256, ec-p384, ec-p521, rsa-3072, rsa-4096.")
-    ] = "ec-p256",
-    validity_days: Annotated[
-        int | None, typer.Option("--validity-days", help="Certificate validity (<= 730).")
-    ] = None,
-    validity: Annotated[
-        str | None, typer.Option("--validity", help="Validity as a duration (e.g. 10m).")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Override NetSuite's hosts.")] = None,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", help="Turn TLS verification off for this account.")
-    ] = False,
+    key: KeyOption = "ec-p256",
+    validity_days: ValidityDaysOption = None,
+    validity: ValidityOption = None,
+    base_url: BaseUrlOption = None,
+    insecure: InsecureOption = False,
     scopes: Annotated[str, typer.Option("--scopes", help="Comma separated.")] = "restlets,rest_webservices",
-    renew_min: Annotated[
-        str, typer.Option("--renew-min", help="Renew at the latest this long before expiry.")
-    ] = "7d",
-    renew_max: Annotated[
-        str, typer.Option("--renew-max", help="Renew at the earliest this long before expiry.")
-    ] = "14d",
+    renew_min: RenewMinOption = "7d",
+    renew_max: RenewMaxOption = "14d",
     grace: Annotated[str, typer.Option("--grace", help="Keep the old certificate this long.")] = "1d",
     strategy: Annotated[str, typer.Option("--strategy", help="auto, overlap or replace.")] = "auto",
     auth: Annotated[str, typer.Option("--auth", help="self, credential or token.")] = "self",
@@ -113,7 +111,7 @@ def add(
     token: Annotated[
         str | None, typer.Option("--token", help="Bootstrap management token (stored sealed).")
     ] = None,
-    hook: Annotated[str | None, typer.Option("--hook", help="Command run after each delivery.")] = None,
+    hook: HookOption = None,
     deliver_to: Annotated[Path | None, typer.Option("--deliver-to", help="Delivery directory.")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", help="Import this private key.")] = None,
     cert_file: Annotated[Path | None, typer.Option("--cert-file", help="Import this certificate.")] = None,

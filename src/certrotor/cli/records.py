@@ -12,6 +12,17 @@ from rich.table import Table
 
 from certrotor.cli.context import open_runtime
 from certrotor.cli.credentials import validity_seconds
+from certrotor.cli.options import (
+    BaseUrlOption,
+    HookOption,
+    InsecureOption,
+    JsonOption,
+    KeyOption,
+    RenewMaxOption,
+    RenewMinOption,
+    ValidityDaysOption,
+    ValidityOption,
+)
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.crypto import KeySpec
 from certrotor.durations import parse_duration
@@ -37,7 +48,6 @@ TokenOption = Annotated[
         show_envvar=True,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 RecordIdOption = Annotated[
     str, typer.Option("--record-id", help="The record's ID as typed in NetSuite (or its full script ID).")
 ]
@@ -62,27 +72,17 @@ def add(
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="Integration whose token is used (informational).")
     ] = None,
-    key: Annotated[
-        str, typer.Option("--key", help="ec-p256, ec-p384, ec-p521, rsa-3072, rsa-4096.")
-    ] = "ec-p256",
-    validity_days: Annotated[
-        int | None, typer.Option("--validity-days", help="Certificate validity.")
-    ] = None,
-    validity: Annotated[
-        str | None, typer.Option("--validity", help="Validity as a duration (e.g. 10m).")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Override NetSuite's hosts.")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", help="Turn TLS verification off.")] = False,
-    renew_min: Annotated[
-        str, typer.Option("--renew-min", help="Renew at the latest this long before expiry.")
-    ] = "7d",
-    renew_max: Annotated[
-        str, typer.Option("--renew-max", help="Renew at the earliest this long before expiry.")
-    ] = "14d",
+    key: KeyOption = "ec-p256",
+    validity_days: ValidityDaysOption = None,
+    validity: ValidityOption = None,
+    base_url: BaseUrlOption = None,
+    insecure: InsecureOption = False,
+    renew_min: RenewMinOption = "7d",
+    renew_max: RenewMaxOption = "14d",
     grace: Annotated[
         str, typer.Option("--grace", help="Keep accepting the previous certificate this long.")
     ] = "1d",
-    hook: Annotated[str | None, typer.Option("--hook", help="Command run after each delivery.")] = None,
+    hook: HookOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a certificate record credential; its first rotation replaces the record's placeholder."""

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from certrotor.cli.context import open_runtime
+from certrotor.cli.options import JsonOption, NameArgument
 from certrotor.cli.output import console, print_json
 from certrotor.services import operations
 
@@ -21,8 +22,6 @@ TokenOption = Annotated[
         show_envvar=True,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")]
 
 
 def upload(name: NameArgument, token: TokenOption = None, as_json: JsonOption = False) -> None:

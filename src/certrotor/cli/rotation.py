@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from certrotor.cli.context import open_runtime
+from certrotor.cli.options import JsonOption
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.daemon import Daemon
 from certrotor.errors import InputError
@@ -18,7 +19,6 @@ from certrotor.services import health as health_service
 from certrotor.services.rotation import Rotator, default_owner, due_rotation_reason
 from certrotor.store import RotationTrigger
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _STATUS_STYLE = {HealthStatus.OK: "green", HealthStatus.WARN: "yellow", HealthStatus.CRIT: "bold red"}
 
 
