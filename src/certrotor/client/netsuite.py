@@ -8,21 +8,19 @@ server; any other failure raises ``UploadOutcomeUnknown`` so the caller lists be
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import TracebackType
 
 import httpx2
 import structlog
 
+from certrotor.client._http import OwnsHttpClient, build_http_client
 from certrotor.client._retry import (
     TRANSIENT_STATUSES,
     RetryPolicy,
     delay_or_retry,
     send_with_retry,
 )
-from certrotor.client._tls import tls_verify
 from certrotor.client._token import (
     CLIENT_CREDENTIALS_OPERATION,
-    USER_AGENT,
     TokenEndpointUnavailableError,
     authorization_code_request,
     client_credentials_request,
@@ -77,7 +75,7 @@ def build_upload_body(certificate_pem: str, *, entity: int | str, role: int | st
     return body.to_wire()
 
 
-class NetSuiteClient:
+class NetSuiteClient(OwnsHttpClient):
     """One account's certificate and token endpoints over one ``httpx2.Client`` (a context manager).
 
     ``auth`` authenticates the certificate endpoints and ``call_protected``: a ``BearerTokenAuth``
@@ -98,31 +96,10 @@ class NetSuiteClient:
         self.endpoints = endpoints
         self.client_id = client_id
         self._retry = retry or RetryPolicy()
-        self._http = httpx2.Client(
-            auth=auth,
-            verify=tls_verify(verify_tls),
-            timeout=httpx2.Timeout(timeout),
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        self._http = build_http_client(auth=auth, verify_tls=verify_tls, timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return f"NetSuiteClient(api_base={self.endpoints.api_base!r}, client_id={self.client_id!r})"
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> NetSuiteClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- sending -----------------------------------------------------------------------------
 

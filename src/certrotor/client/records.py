@@ -11,7 +11,6 @@ import base64
 import re
 import secrets
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import httpx2
@@ -21,9 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pydantic import ValidationError
 
+from certrotor.client._http import OwnsHttpClient, build_http_client
 from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, send_with_retry
-from certrotor.client._tls import tls_verify
-from certrotor.client._token import USER_AGENT
 from certrotor.client.responses import error_for_response, parse_json_model, unavailable_error
 from certrotor.crypto import PrivateKey, certificate_to_pem, private_key_to_pem
 from certrotor.errors import NetSuiteAPIError, RecordNotFoundError, RemoteError, RemoteNotFoundError
@@ -93,7 +91,7 @@ def record_file_upload(
     )
 
 
-class RecordClient:
+class RecordClient(OwnsHttpClient):
     """One account's certificate records over one ``httpx2.Client`` (a context manager).
 
     ``auth`` is a bearer auth for a role with the Certificate Management permission and the
@@ -117,14 +115,7 @@ class RecordClient:
         self.credential_name = credential_name
         self._retry = retry or RetryPolicy()
         self._params = {"script": script, "deploy": deploy}
-        self._http = httpx2.Client(
-            auth=auth,
-            verify=tls_verify(verify_tls),
-            timeout=httpx2.Timeout(timeout),
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        self._http = build_http_client(auth=auth, verify_tls=verify_tls, timeout=timeout, transport=transport)
 
     @property
     def url(self) -> str:
@@ -132,20 +123,6 @@ class RecordClient:
 
     def __repr__(self) -> str:
         return f"RecordClient(api_base={self.endpoints.api_base!r})"
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> RecordClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- operations ----------------------------------------------------------------------------
 
