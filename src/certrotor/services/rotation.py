@@ -368,13 +368,8 @@ class Rotator:
         return BearerTokenAuth(token) if token else None
 
     def _token_prefetched(self, credential: Credential, rotation: Rotation) -> bool:
-        credential = self.store.get_credential(credential.name)
-        if not credential.has_management_token:
-            return False
-        return any(
-            event.action == "token-prefetched" and event.detail.get("rotation") == rotation.id
-            for event in self.store.events(credential, limit=200)
-        )
+        rotation = self.store.get_rotation(rotation.id)
+        return rotation.token_prefetched and self.store.get_credential(credential.name).has_management_token
 
     def _revoke_old_first(self, credential: Credential, rotation: Rotation, client: NetSuiteClient) -> None:
         """Replace strategy: keep a fresh token for consumers, then revoke the old certificate."""
@@ -389,6 +384,7 @@ class Rotator:
             # the upload (and a resume after a crash) can still authenticate.
             with self.runtime.m2m_auth(credential, old) as auth:
                 self.store.set_management_token(credential, auth.current_token())
+            self.store.mark_token_prefetched(rotation.id)
             self._event(credential, "token-prefetched", EventOutcome.OK, rotation)
         self._revoke_remote(client, old)
         fault_point("after", "revoke-old")

@@ -224,10 +224,16 @@ class Rotation:
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     error: str | None
+    token_prefetched_at: dt.datetime | None = None
+    """Replace strategy: when a fresh token was fetched with the old certificate before revoking it."""
 
     @property
     def is_open(self) -> bool:
         return self.finished_at is None
+
+    @property
+    def token_prefetched(self) -> bool:
+        return self.token_prefetched_at is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -216,6 +216,8 @@ class RotationRow(Base):
     new_version_fk: Mapped[str | None] = mapped_column(ForeignKey("certificate_versions.id"))
     old_version_fk: Mapped[str | None] = mapped_column(ForeignKey("certificate_versions.id"))
     retire_after: Mapped[dt.datetime | None] = mapped_column()
+    token_prefetched_at: Mapped[dt.datetime | None] = mapped_column()
+    """Replace strategy: when a fresh token was fetched with the old certificate before revoking it."""
     started_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()

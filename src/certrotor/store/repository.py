@@ -887,6 +887,16 @@ class Store:
             session.flush()
             return _rotation(row)
 
+    def mark_token_prefetched(self, rotation_id: int) -> Rotation:
+        """Record that the rotation fetched a fresh token with the old certificate (kept if set)."""
+        with self._write() as session:
+            row = self._rotation_row(session, rotation_id)
+            if row.token_prefetched_at is None:
+                row.token_prefetched_at = utcnow()
+                row.updated_at = row.token_prefetched_at
+                session.flush()
+            return _rotation(row)
+
     def finish_rotation(self, rotation_id: int, ok: bool, error: str | None = None) -> Rotation:
         """Close the journal entry as ``done`` or ``failed``; finishing twice changes nothing."""
         with self._write() as session:
@@ -1431,6 +1441,7 @@ def _rotation(row: RotationRow) -> Rotation:
         updated_at=row.updated_at,
         finished_at=row.finished_at,
         error=row.error,
+        token_prefetched_at=row.token_prefetched_at,
     )
 
 
