@@ -1,18 +1,34 @@
-"""RecordClient against the emulator's records RESTlet, and a RESTlet's own error shape."""
+"""RecordClient against the emulator's records RESTlet, its retries beside NetSuiteClient's, and a
+RESTlet's own error shape."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import httpx2
 import pytest
 from cryptography import x509
+from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
-from certrotor.client.auth import BearerTokenAuth
+from certrotor.client import NetSuiteClient, RetryPolicy
+from certrotor.client.auth import BearerTokenAuth, M2MAuth
 from certrotor.client.records import RecordClient, record_file_upload
-from certrotor.crypto import KeySpec, PrivateKey, build_self_signed_certificate, generate_private_key
+from certrotor.crypto import (
+    KeySpec,
+    PrivateKey,
+    build_self_signed_certificate,
+    certificate_to_pem,
+    generate_private_key,
+)
 from certrotor.emulator.testing import RunningEmulator
-from certrotor.errors import AuthenticationError, NetSuiteAPIError, RecordNotFoundError, RemoteNotFoundError
+from certrotor.errors import (
+    AuthenticationError,
+    NetSuiteAPIError,
+    RecordNotFoundError,
+    RemoteNotFoundError,
+    RemoteUnavailableError,
+)
 from certrotor.protocol.urls import NetSuiteEndpoints
 
 from ._support import SCRIPT_ID
@@ -90,6 +106,117 @@ class TestRecordClient:
         p12 = record_file_upload(SCRIPT_ID, key, certificate, file_format="pkcs12")
         assert p12.password is not None
         assert p12.password not in repr(p12)
+
+
+FAST = RetryPolicy(attempts=3, wait_initial=0.0, wait_max=0.0, wait_jitter=0.0, timeout=20)
+"""Real retries without waiting."""
+PATIENT = RetryPolicy(attempts=3, wait_initial=30.0, wait_max=30.0, wait_jitter=0.0, timeout=60)
+"""A 30-second backoff: a test that ends at once shows that the server's ``Retry-After: 0`` ruled."""
+
+Call = Callable[[], object]
+Reader = Callable[[RetryPolicy], Call]
+
+
+@pytest.fixture
+def scheduled_waits() -> Iterator[list[float]]:
+    """The waits stamina schedules between attempts (what it would sleep, not wall time)."""
+    waits: list[float] = []
+
+    def remember(details: RetryDetails) -> None:
+        waits.append(details.wait_for)
+
+    set_on_retry_hooks([remember])
+    try:
+        yield waits
+    finally:
+        set_on_retry_hooks(None)
+
+
+@pytest.fixture
+def m2m_auth(emulator: RunningEmulator) -> Iterator[M2MAuth]:
+    """M2M tokens for a certificate of the demo (entity, role), which may manage certificate records."""
+    key = generate_private_key(KeySpec.EC_P256)
+    pem = certificate_to_pem(build_self_signed_certificate(key, common_name="m2m", validity_days=30))
+    admin_auth = BearerTokenAuth(emulator.tenant.admin_token)
+    with NetSuiteClient(emulator.endpoints, client_id=emulator.tenant.client_id, auth=admin_auth) as admin:
+        certificate_id = admin.upload_certificate(
+            pem, entity=emulator.tenant.entity_id, role=emulator.tenant.role_id
+        ).certificate_id
+    with M2MAuth(
+        emulator.endpoints.token_url,
+        emulator.tenant.client_id,
+        certificate_id,
+        key,
+        ["restlets", "rest_webservices"],
+        retry=RetryPolicy.never(),
+    ) as auth:
+        yield auth
+
+
+@pytest.fixture(params=["m2m client", "record client"])
+def reader(request: pytest.FixtureRequest, emulator: RunningEmulator, m2m_auth: M2MAuth) -> Iterator[Reader]:
+    """A safe read by either client under a given policy, authenticated by M2M tokens on first use."""
+    with ExitStack() as opened:
+
+        def read_with(policy: RetryPolicy) -> Call:
+            if request.param == "m2m client":
+                m2m_client = opened.enter_context(
+                    NetSuiteClient(
+                        emulator.endpoints, client_id=emulator.tenant.client_id, auth=m2m_auth, retry=policy
+                    )
+                )
+                return m2m_client.list_certificates
+            record_client = opened.enter_context(
+                RecordClient(emulator.endpoints, auth=m2m_auth, retry=policy)
+            )
+            return lambda: record_client.get(SCRIPT_ID)
+
+        yield read_with
+
+
+def _token_grants(emulator: RunningEmulator) -> int:
+    grants: dict[str, int] = emulator.counters().get("token_grants", {})
+    return grants.get("client_credentials", 0)
+
+
+class TestRetriesLikeTheM2MClient:
+    def test_unavailable_token_endpoint_is_retried(self, emulator: RunningEmulator, reader: Reader) -> None:
+        """Two 503s from the token endpoint while authenticating a read are retried; the read works."""
+        emulator.set_faults(error_rate=1.0, max_faults=2)
+        assert reader(FAST)()
+        assert emulator.counters()["faults_total"] == 2
+        assert _token_grants(emulator) == 1
+
+    def test_rate_limited_token_endpoint_is_retried_after_its_retry_after(
+        self, emulator: RunningEmulator, reader: Reader, scheduled_waits: list[float]
+    ) -> None:
+        """Two 429s with ``Retry-After: 0`` are waited out for 0 seconds, not the 30-second backoff."""
+        emulator.set_faults(rate_limit_rate=1.0, retry_after_seconds=0, max_faults=2)
+        assert reader(PATIENT)()
+        assert emulator.counters()["faults"] == {"rate_limit": 2}
+        assert scheduled_waits == [0.0, 0.0]
+
+    def test_lasting_unavailability_is_tried_attempts_times(
+        self, emulator: RunningEmulator, reader: Reader
+    ) -> None:
+        """A token endpoint that keeps failing is asked ``attempts`` times, then RemoteUnavailableError."""
+        emulator.set_faults(error_rate=1.0, max_faults=10)
+        with pytest.raises(RemoteUnavailableError):
+            reader(FAST)()
+        assert emulator.counters()["faults_total"] == FAST.attempts
+        assert _token_grants(emulator) == 0
+
+    def test_create_is_retried_while_its_token_request_fails(
+        self, emulator: RunningEmulator, m2m_auth: M2MAuth
+    ) -> None:
+        """A record create whose token request was rate limited never left: it is retried and stored once."""
+        with RecordClient(emulator.endpoints, auth=m2m_auth, retry=FAST) as client:
+            client.delete(SCRIPT_ID)
+            m2m_auth.invalidate()
+            emulator.set_faults(rate_limit_rate=1.0, retry_after_seconds=0, max_faults=1)
+            assert client.create("_oa_realtime", "OpenAir real-time").is_placeholder
+            assert [info.script_id for info in client.list_records()] == [SCRIPT_ID]
+        assert emulator.counters()["faults"] == {"rate_limit": 1}
 
 
 def _restlet_answering(status: int, body: object) -> RecordClient:

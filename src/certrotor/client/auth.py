@@ -12,18 +12,17 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import httpx2
 import structlog
 from pydantic import SecretStr
 
-from certrotor.client._retry import RetryPolicy, call_with_retry, delay_or_retry
+from certrotor.client._http import Closeable, retry_idempotent
+from certrotor.client._retry import RetryPolicy, call_with_retry
 from certrotor.client._tls import tls_verify
 from certrotor.client._token import (
     CLIENT_CREDENTIALS_OPERATION,
     USER_AGENT,
-    TokenEndpointUnavailableError,
     client_credentials_request,
     read_token_response,
 )
@@ -68,7 +67,7 @@ class _CachedToken:
     expires_at: float
 
 
-class M2MAuth(httpx2.Auth):
+class M2MAuth(Closeable, httpx2.Auth):
     """Bearer tokens from the client credentials grant, signed with a certificate's private key.
 
     The token is cached until shortly before it expires. Only one token request is in flight at a
@@ -237,14 +236,12 @@ class M2MAuth(httpx2.Auth):
         def fetch() -> str:
             return _drive(self._sync_token(None), self._client_for_broker())
 
-        def retryable(exc: Exception) -> bool | float:
-            if isinstance(exc, TokenEndpointUnavailableError):
-                return delay_or_retry(exc.retry_after, self._retry)
-            return isinstance(exc, httpx2.TransportError)
-
         try:
             return call_with_retry(
-                fetch, policy=self._retry, retry_on=retryable, operation="m2m.current_token"
+                fetch,
+                policy=self._retry,
+                retry_on=lambda exc: retry_idempotent(exc, self._retry),
+                operation="m2m.current_token",
             )
         except httpx2.TransportError as exc:
             raise unavailable_error(exc, operation=CLIENT_CREDENTIALS_OPERATION) from exc
@@ -266,17 +263,6 @@ class M2MAuth(httpx2.Auth):
             client, self._broker_client = self._broker_client, None
         if client is not None:
             client.close()
-
-    def __enter__(self) -> M2MAuth:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _drive(flow: Generator[httpx2.Request, httpx2.Response, str], client: httpx2.Client) -> str:

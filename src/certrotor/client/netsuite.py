@@ -7,24 +7,17 @@ server; any other failure raises ``UploadOutcomeUnknown`` so the caller lists be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import httpx2
 import structlog
 
-from certrotor.client._http import OwnsHttpClient, build_http_client
-from certrotor.client._retry import (
-    TRANSIENT_STATUSES,
-    RetryPolicy,
-    delay_or_retry,
-    send_with_retry,
-)
+from certrotor.client._http import OwnsHttpClient, build_http_client, never_left
+from certrotor.client._retry import RetryPolicy
 from certrotor.client._token import (
     CLIENT_CREDENTIALS_OPERATION,
-    TokenEndpointUnavailableError,
     authorization_code_request,
     client_credentials_request,
-    is_token_request,
     read_token_response,
 )
 from certrotor.client.responses import (
@@ -55,9 +48,6 @@ log = structlog.get_logger(__name__)
 
 UPLOAD_OPERATION = "the certificate upload"
 CODE_EXCHANGE_OPERATION = "the authorization code exchange"
-
-_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-"""Transport errors raised before a single byte of the request left: always safe to repeat."""
 
 
 def build_upload_body(certificate_pem: str, *, entity: int | str, role: int | str) -> dict[str, object]:
@@ -101,40 +91,6 @@ class NetSuiteClient(OwnsHttpClient):
     def __repr__(self) -> str:
         return f"NetSuiteClient(api_base={self.endpoints.api_base!r}, client_id={self.client_id!r})"
 
-    # -- sending -----------------------------------------------------------------------------
-
-    def _retryable(self, exc: Exception) -> bool | float:
-        """Transport errors, and a token endpoint that said 429/5xx while authenticating."""
-        if isinstance(exc, TokenEndpointUnavailableError):
-            return delay_or_retry(exc.retry_after, self._retry)
-        return isinstance(exc, httpx2.TransportError)
-
-    def _send_idempotent(
-        self,
-        build: Callable[[], httpx2.Request],
-        *,
-        operation: str,
-        use_auth: bool = True,
-    ) -> httpx2.Response:
-        """Send a request that is safe to repeat, retrying transport errors, 429 and 5xx."""
-        try:
-            return send_with_retry(
-                lambda: self._send(build(), use_auth=use_auth),
-                policy=self._retry,
-                retry_statuses=TRANSIENT_STATUSES,
-                retry_on=self._retryable,
-                operation=operation,
-            )
-        except httpx2.TransportError as exc:
-            raise unavailable_error(exc, operation=operation) from exc
-
-    def _send(self, request: httpx2.Request, *, use_auth: bool) -> httpx2.Response:
-        log.debug("http.request", method=request.method, path=request.url.path)
-        # ``auth=None`` sends unauthenticated: the token endpoint must never see a bearer token.
-        response = self._http.send(request) if use_auth else self._http.send(request, auth=None)
-        log.debug("http.response", path=request.url.path, status=response.status_code)
-        return response
-
     # -- certificates --------------------------------------------------------------------------
 
     def upload_certificate(
@@ -147,25 +103,12 @@ class NetSuiteClient(OwnsHttpClient):
         body = build_upload_body(certificate_pem, entity=entity, role=role)
         url = self.endpoints.certificates_url(self.client_id)
 
-        def not_sent_yet(exc: Exception) -> bool | float:
-            # Safe only when the upload provably never left: no connection, or the failure
-            # happened while obtaining the token that would have authorized it.
-            if isinstance(exc, TokenEndpointUnavailableError):
-                return delay_or_retry(exc.retry_after, self._retry)
-            if isinstance(exc, _NEVER_SENT):
-                return True
-            return isinstance(exc, httpx2.TransportError) and _failed_on_token_request(exc)
-
         try:
-            response = send_with_retry(
-                lambda: self._send(self._http.build_request("POST", url, json=body), use_auth=True),
-                policy=self._retry,
-                retry_statuses={429},  # rate limited: NetSuite did not process it
-                retry_on=not_sent_yet,
-                operation=UPLOAD_OPERATION,
+            response = self._send_creation(
+                lambda: self._http.build_request("POST", url, json=body), operation=UPLOAD_OPERATION
             )
         except httpx2.TransportError as exc:
-            if isinstance(exc, _NEVER_SENT) or _failed_on_token_request(exc):
+            if never_left(exc):
                 raise unavailable_error(exc, operation=UPLOAD_OPERATION) from exc
             raise UploadOutcomeUnknown(
                 transport_error_message(exc, operation=UPLOAD_OPERATION)
@@ -265,9 +208,3 @@ def _says_already_revoked(error: RemoteError) -> bool:
         return False
     return error.error_code == "CERTIFICATE_ALREADY_REVOKED" or ("already revoked" in error.message.lower())
 
-
-def _failed_on_token_request(exc: httpx2.TransportError) -> bool:
-    try:
-        return is_token_request(exc.request)
-    except RuntimeError:  # httpx2 sets ``request`` on every error it raises; be safe anyway
-        return False

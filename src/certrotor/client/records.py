@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pydantic import ValidationError
 
 from certrotor.client._http import OwnsHttpClient, build_http_client
-from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, send_with_retry
+from certrotor.client._retry import RetryPolicy
 from certrotor.client.responses import error_for_response, parse_json_model, unavailable_error
 from certrotor.crypto import PrivateKey, certificate_to_pem, private_key_to_pem
 from certrotor.errors import NetSuiteAPIError, RecordNotFoundError, RemoteError, RemoteNotFoundError
@@ -46,7 +45,6 @@ log = structlog.get_logger(__name__)
 RECORD_FILE_NAME = "certrotor-record.pem"
 _NOT_FOUND_CODES = {"NONEXISTENT_ID", "RECORD_NOT_FOUND", "CERTIFICATE_NOT_FOUND"}
 _NOT_FOUND_TEXT = re.compile(r'Certificate "[^"]+" not found', re.IGNORECASE)
-_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 
 def recreate_hint(credential_name: str | None) -> str:
@@ -178,16 +176,9 @@ class RecordClient(OwnsHttpClient):
         )
         operation = f"creating certificate record {script_id}"
 
-        def never_sent(exc: Exception) -> bool:
-            return isinstance(exc, _NEVER_SENT)
-
         try:
-            response = send_with_retry(
-                lambda: self._http.send(self._build("POST", json=body.model_dump(exclude_none=True))),
-                policy=self._retry,
-                retry_statuses={429},
-                retry_on=never_sent,
-                operation=operation,
+            response = self._send_creation(
+                lambda: self._build("POST", json=body.model_dump(exclude_none=True)), operation=operation
             )
         except httpx2.TransportError as exc:
             raise unavailable_error(exc, operation=operation) from exc
@@ -222,17 +213,9 @@ class RecordClient(OwnsHttpClient):
     def _idempotent(
         self, method: str, operation: str, *, params: dict[str, str] | None = None, json: Any = None
     ) -> httpx2.Response:
-        build: Callable[[], httpx2.Request] = lambda: self._build(method, params=params, json=json)  # noqa: E731
-        try:
-            return send_with_retry(
-                lambda: self._http.send(build()),
-                policy=self._retry,
-                retry_statuses=TRANSIENT_STATUSES,
-                retry_on=lambda exc: isinstance(exc, httpx2.TransportError),
-                operation=operation,
-            )
-        except httpx2.TransportError as exc:
-            raise unavailable_error(exc, operation=operation) from exc
+        return self._send_idempotent(
+            lambda: self._build(method, params=params, json=json), operation=operation
+        )
 
     def _raise_for_status(self, response: httpx2.Response, operation: str, script_id: str | None) -> None:
         if response.is_success:
