@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest system-deps bench clean
+.PHONY: run test lint lint-imports typecheck pytest system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -26,13 +26,17 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# The layers contract in pyproject.toml ([tool.importlinter]): imports point one way.
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/certrotor
 
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
-test: $(STAMP) system-deps lint typecheck pytest
+test: $(STAMP) system-deps lint lint-imports typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/keygen.py
