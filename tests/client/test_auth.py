@@ -238,7 +238,7 @@ class TestRetryOn401:
         stale = m2m.current_token()
         state = EmulatorState.open(emulator.state_path)
         try:
-            assert state.revoke_token(jti_of(stale))
+            assert state.grants.revoke_token(jti_of(stale))
         finally:
             state.close()
         assert m2m_client.call_protected(RECORD).status_code == 200

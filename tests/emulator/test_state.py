@@ -70,14 +70,14 @@ class TestOpening:
         """Tenant, signing key and counters survive closing and reopening the file."""
         first = EmulatorState.open(tmp_path / "state.db")
         tenant = ensure_demo_tenant(first)
-        kid, _key = first.signing_key()
-        first.increment("uploads", "x", 2)
+        kid, _key = first.grants.signing_key()
+        first.counters.increment("uploads", "x", 2)
         first.close()
         second = EmulatorState.open(tmp_path / "state.db")
         try:
             assert ensure_demo_tenant(second) == tenant
-            assert second.signing_key()[0] == kid
-            assert second.counters()["uploads"] == {"x": 2}
+            assert second.grants.signing_key()[0] == kid
+            assert second.counters.all()["uploads"] == {"x": 2}
         finally:
             second.close()
 
@@ -85,35 +85,35 @@ class TestOpening:
 class TestRecords:
     def test_duplicate_names_are_refused(self, state: EmulatorState) -> None:
         """Accounts, entity IDs and role IDs are unique within their scope."""
-        state.create_account("ACME1", company_id="1")
+        state.tenants.create_account("ACME1", company_id="1")
         with pytest.raises(AlreadyExistsError):
-            state.create_account("ACME1")
-        state.create_entity("ACME1", "Someone", entity_id=7)
+            state.tenants.create_account("ACME1")
+        state.tenants.create_entity("ACME1", "Someone", entity_id=7)
         with pytest.raises(AlreadyExistsError):
-            state.create_entity("ACME1", "Someone else", entity_id=7)
-        state.create_role("ACME1", "Admin", role_id=3)
+            state.tenants.create_entity("ACME1", "Someone else", entity_id=7)
+        state.tenants.create_role("ACME1", "Admin", role_id=3)
         with pytest.raises(AlreadyExistsError):
-            state.create_role("ACME1", "Admin", role_id=3)
+            state.tenants.create_role("ACME1", "Admin", role_id=3)
 
     def test_unknown_account_is_not_found(self, state: EmulatorState) -> None:
         """Working on an account that does not exist says so."""
         with pytest.raises(NotFoundError, match="does not exist"):
-            state.create_integration("NOPE", "Integration")
+            state.tenants.create_integration("NOPE", "Integration")
 
     def test_bulk_combinations(self, state: EmulatorState) -> None:
         """250 new (entity, role) pairs are created, distinct and mapped, in one transaction."""
         tenant = ensure_demo_tenant(state)
-        pairs = state.add_combinations(tenant.client_id, 250)
+        pairs = state.tenants.add_combinations(tenant.client_id, 250)
         assert len(set(pairs)) == 250
         assert len({entity for entity, _role in pairs}) == 250
-        shared = state.add_combinations(tenant.client_id, 3, role_id=3)
+        shared = state.tenants.add_combinations(tenant.client_id, 3, role_id=3)
         assert {role for _entity, role in shared} == {3}
 
     def test_datetimes_come_back_aware_utc(self, state: EmulatorState) -> None:
         """Stored instants come back as the same instants, aware and in UTC."""
         tenant = ensure_demo_tenant(state)
         moment = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-        stored = state.upload_certificate(
+        stored = state.certificates.upload(
             tenant.client_id,
             entity_id=7,
             role_id=3,
@@ -124,7 +124,7 @@ class TestRecords:
             max_active_per_integration=5,
             max_active_per_combination=None,
         )
-        found = state.find_certificate(stored.certificate_id)
+        found = state.certificates.find(stored.certificate_id)
         assert found is not None
         assert found.valid_from == moment
         assert found.valid_from.tzinfo == dt.UTC
@@ -135,10 +135,10 @@ class TestReplayMemory:
     def test_spent_assertion_is_forgotten_after_expiry(self, state: EmulatorState) -> None:
         """A spent key is refused until it expires, then purged."""
         now = utcnow()
-        assert state.consume_assertion("a", expires_at=now + dt.timedelta(minutes=5), now=now)
-        assert not state.consume_assertion("a", expires_at=now + dt.timedelta(minutes=5), now=now)
+        assert state.grants.consume_assertion("a", expires_at=now + dt.timedelta(minutes=5), now=now)
+        assert not state.grants.consume_assertion("a", expires_at=now + dt.timedelta(minutes=5), now=now)
         later = now + dt.timedelta(minutes=6)
-        assert state.consume_assertion("a", expires_at=later + dt.timedelta(minutes=5), now=later)
+        assert state.grants.consume_assertion("a", expires_at=later + dt.timedelta(minutes=5), now=later)
 
     def test_only_one_thread_spends_a_key(self, state: EmulatorState) -> None:
         """Eight threads racing to spend one key: exactly one wins."""
@@ -148,7 +148,9 @@ class TestReplayMemory:
 
         def spend() -> None:
             barrier.wait(timeout=10)
-            results.append(state.consume_assertion("race", expires_at=now + dt.timedelta(minutes=1), now=now))
+            results.append(
+                state.grants.consume_assertion("race", expires_at=now + dt.timedelta(minutes=1), now=now)
+            )
 
         threads = [threading.Thread(target=spend) for _ in range(8)]
         for thread in threads:

@@ -29,13 +29,13 @@ class TestInitDemo:
         first = init_demo(path)
         state = EmulatorState.open(path)
         try:
-            state.increment("uploads", first.client_id)
+            state.counters.increment("uploads", first.client_id)
         finally:
             state.close()
         assert init_demo(path) == first
         state = EmulatorState.open(path)
         try:
-            assert state.counters()["uploads"] == {first.client_id: 1}
+            assert state.counters.all()["uploads"] == {first.client_id: 1}
         finally:
             state.close()
 

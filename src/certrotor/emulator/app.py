@@ -98,7 +98,7 @@ def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> Fa
         redoc_url=None,
     )
     app.state.runtime = runtime
-    certificate_records.attach_records(app, state)
+    certificate_records.install_demo_bundle(state)
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(NetSuiteRefusalError, _on_netsuite_refusal)

@@ -107,7 +107,7 @@ class EmulatorRuntime:
 
     def counters(self) -> dict[str, Any]:
         """Stored counters plus the faults injected by this process."""
-        counters = self.state.counters()
+        counters = self.state.counters.all()
         injected = self.faults_injected()
         counters["faults"] = injected
         counters["faults_total"] = sum(injected.values())

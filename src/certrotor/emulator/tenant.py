@@ -67,32 +67,32 @@ class DemoTenant:
 
 def ensure_demo_tenant(state: EmulatorState) -> DemoTenant:
     """The state's demo tenant, created when missing; an existing one is returned untouched."""
-    existing = state.demo_tenant()
+    existing = state.demo.load()
     if existing is not None:
         return DemoTenant.from_record(existing)
     try:
-        account = state.get_account(DEMO_ACCOUNT_ID)
+        account = state.tenants.get_account(DEMO_ACCOUNT_ID)
     except NotFoundError:
-        account = state.create_account(DEMO_ACCOUNT_ID, company_id=DEMO_COMPANY_ID)
-    integration = state.create_integration(account.account_id, DEMO_INTEGRATION_NAME)
-    entity = state.find_entity(account.account_id, DEMO_ENTITY_ID) or state.create_entity(
+        account = state.tenants.create_account(DEMO_ACCOUNT_ID, company_id=DEMO_COMPANY_ID)
+    integration = state.tenants.create_integration(account.account_id, DEMO_INTEGRATION_NAME)
+    entity = state.tenants.find_entity(account.account_id, DEMO_ENTITY_ID) or state.tenants.create_entity(
         account.account_id, DEMO_ENTITY_NAME, entity_id=DEMO_ENTITY_ID
     )
-    role = state.find_role(account.account_id, DEMO_ROLE_ID) or state.create_role(
+    role = state.tenants.find_role(account.account_id, DEMO_ROLE_ID) or state.tenants.create_role(
         account.account_id, DEMO_ROLE_NAME, role_id=DEMO_ROLE_ID, can_manage_certificates=True
     )
-    state.map_m2m(integration.client_id, entity.id, role.id)
+    state.tenants.map_m2m(integration.client_id, entity.id, role.id)
     grant = TokenGrant(integration=integration, entity=entity, role=role, scopes=DEMO_SCOPES)
     token = TokenIssuer(state).issue(
         grant, lifetime_seconds=MANAGEMENT_TOKEN_LIFETIME_SECONDS, kind="management"
     )
-    state.save_demo_tenant(
+    state.demo.save(
         client_id=integration.client_id,
         entity_id=entity.id,
         role_id=role.id,
         admin_token=token.token,
     )
-    record = state.demo_tenant()
+    record = state.demo.load()
     assert record is not None
     return DemoTenant.from_record(record)
 

@@ -143,10 +143,10 @@ def verify_client_assertion(
     issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise _invalid_client("The client assertion has no iss claim; set it to the client ID.")
-    integration = state.find_integration(issuer)
+    integration = state.tenants.find_integration(issuer)
     if integration is None:
         raise _invalid_client(f"No integration record has the client ID {issuer!r} (iss).")
-    certificate = state.find_certificate(kid)
+    certificate = state.certificates.find(kid)
     if certificate is None or certificate.integration.client_id != issuer:
         raise _invalid_client(f"No certificate with ID {kid!r} (kid) belongs to the integration {issuer!r}.")
     key = _public_jwk(certificate, algorithm)
@@ -200,7 +200,7 @@ def verify_client_assertion(
         else (f"{issuer}:sha256:{hashlib.sha256(assertion.encode('ascii')).hexdigest()}")
     )
     spent_until = dt.datetime.fromtimestamp(expires_at + tolerance, dt.UTC)
-    if not state.consume_assertion(replay_key, expires_at=spent_until, now=moment):
+    if not state.grants.consume_assertion(replay_key, expires_at=spent_until, now=moment):
         raise _invalid_client(
             "The client assertion was already used (jti replay); sign a new one for every request."
         )
@@ -225,7 +225,7 @@ class TokenIssuer:
 
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
-        kid, private_key = state.signing_key()
+        kid, private_key = state.grants.signing_key()
         self.kid = kid
         self._private = RSAKey.import_key(private_key)
         self._public = RSAKey.import_key(private_key.public_key())
@@ -259,7 +259,7 @@ class TokenIssuer:
         }
         header = {"kid": self.kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
         token = jwt.encode(header, claims, self._private, algorithms=[ACCESS_TOKEN_ALGORITHM])
-        self._state.record_token(
+        self._state.grants.record_token(
             jti=jti, kind=kind, grant=grant, issued_at=issued, expires_at=expires, counter=counter
         )
         return AccessToken(token=token, jti=jti, expires_in=lifetime_seconds)
@@ -285,7 +285,7 @@ class TokenIssuer:
             or exp <= int((now or utcnow()).timestamp())
         ):
             raise NetSuiteRefusalError.invalid_login()
-        issued = self._state.find_token(jti)
+        issued = self._state.grants.find_token(jti)
         if issued is None or issued.revoked:
             raise NetSuiteRefusalError.invalid_login()
         return issued

@@ -81,7 +81,7 @@ class ManagementTokenIn(_Body):
 
 
 def _demo(runtime: EmulatorRuntime) -> DemoTenantRecord:
-    tenant = runtime.state.demo_tenant()
+    tenant = runtime.state.demo.load()
     if tenant is None:
         raise NetSuiteRefusalError(
             404, NONEXISTENT_ID, "The emulator has no demo tenant; run `certrotor emulator init`."
@@ -96,7 +96,7 @@ def _account_id(runtime: EmulatorRuntime, account_id: str | None) -> str:
 def _integration(runtime: EmulatorRuntime, client_id: str | None) -> IntegrationRecord:
     if client_id is None:
         return _demo(runtime).integration
-    integration = runtime.state.find_integration(client_id)
+    integration = runtime.state.tenants.find_integration(client_id)
     if integration is None:
         raise NetSuiteRefusalError(404, NONEXISTENT_ID, f"No integration has the client ID {client_id}.")
     return integration
@@ -163,7 +163,7 @@ def tenant(request: Request) -> dict[str, Any]:
 
 @router.post("/accounts", summary="Create an account")
 def create_account(request: Request, body: AccountIn) -> dict[str, Any]:
-    account = get_runtime(request).state.create_account(
+    account = get_runtime(request).state.tenants.create_account(
         validate_account_id(body.account_id), company_id=body.company_id
     )
     return {"account_id": account.account_id, "company_id": account.company_id}
@@ -176,7 +176,7 @@ def create_integrations(request: Request, body: IntegrationIn) -> dict[str, Any]
     demo = _demo(runtime) if body.map_demo_combination else None
     created = []
     for index in range(body.count):
-        integration = runtime.state.create_integration(
+        integration = runtime.state.tenants.create_integration(
             account_id,
             body.name if body.count == 1 else f"{body.name} {index + 1}",
             client_id=body.client_id if body.count == 1 else None,
@@ -184,7 +184,7 @@ def create_integrations(request: Request, body: IntegrationIn) -> dict[str, Any]
             redirect_uris=body.redirect_uris,
         )
         if demo is not None:
-            runtime.state.map_m2m(integration.client_id, demo.entity.id, demo.role.id)
+            runtime.state.tenants.map_m2m(integration.client_id, demo.entity.id, demo.role.id)
         created.append(_integration_json(integration))
     return {"integrations": created}
 
@@ -192,7 +192,7 @@ def create_integrations(request: Request, body: IntegrationIn) -> dict[str, Any]
 @router.post("/entities", summary="Create an entity (employee)")
 def create_entity(request: Request, body: EntityIn) -> dict[str, Any]:
     runtime = get_runtime(request)
-    entity = runtime.state.create_entity(
+    entity = runtime.state.tenants.create_entity(
         _account_id(runtime, body.account_id),
         body.name,
         entity_id=body.entity_id,
@@ -204,7 +204,7 @@ def create_entity(request: Request, body: EntityIn) -> dict[str, Any]:
 @router.post("/roles", summary="Create a role")
 def create_role(request: Request, body: RoleIn) -> dict[str, Any]:
     runtime = get_runtime(request)
-    role = runtime.state.create_role(
+    role = runtime.state.tenants.create_role(
         _account_id(runtime, body.account_id),
         body.name,
         role_id=body.role_id,
@@ -217,7 +217,7 @@ def create_role(request: Request, body: RoleIn) -> dict[str, Any]:
 def create_mapping(request: Request, body: MappingIn) -> dict[str, Any]:
     runtime = get_runtime(request)
     integration = _integration(runtime, body.client_id)
-    runtime.state.map_m2m(integration.client_id, body.entity_id, body.role_id)
+    runtime.state.tenants.map_m2m(integration.client_id, body.entity_id, body.role_id)
     return {"client_id": integration.client_id, "entity_id": body.entity_id, "role_id": body.role_id}
 
 
@@ -225,7 +225,7 @@ def create_mapping(request: Request, body: MappingIn) -> dict[str, Any]:
 def create_combinations(request: Request, body: CombinationsIn) -> dict[str, Any]:
     runtime = get_runtime(request)
     integration = _integration(runtime, body.client_id)
-    pairs = runtime.state.add_combinations(
+    pairs = runtime.state.tenants.add_combinations(
         integration.client_id,
         body.count,
         role_id=body.role_id,
@@ -241,12 +241,12 @@ def create_combinations(request: Request, body: CombinationsIn) -> dict[str, Any
 def create_management_token(request: Request, body: ManagementTokenIn) -> dict[str, Any]:
     runtime = get_runtime(request)
     integration = _integration(runtime, body.client_id)
-    demo = runtime.state.demo_tenant()
+    demo = runtime.state.demo.load()
     account_id = integration.account.account_id
     entity_id = body.entity_id if body.entity_id is not None else (demo.entity.id if demo else None)
     role_id = body.role_id if body.role_id is not None else (demo.role.id if demo else None)
-    entity = runtime.state.find_entity(account_id, entity_id) if entity_id is not None else None
-    role = runtime.state.find_role(account_id, role_id) if role_id is not None else None
+    entity = runtime.state.tenants.find_entity(account_id, entity_id) if entity_id is not None else None
+    role = runtime.state.tenants.find_role(account_id, role_id) if role_id is not None else None
     if entity is None or role is None:
         raise NetSuiteRefusalError(404, NONEXISTENT_ID, "Unknown entity or role for the management token.")
     unknown = [scope for scope in body.scopes if scope not in SCOPES]
@@ -272,5 +272,5 @@ def all_certificates(request: Request) -> list[dict[str, Any]]:
             "valid_until": stored.valid_until.isoformat(),
             "revoked": stored.revoked,
         }
-        for stored in get_runtime(request).state.all_certificates()
+        for stored in get_runtime(request).state.certificates.all()
     ]

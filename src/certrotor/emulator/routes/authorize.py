@@ -79,7 +79,7 @@ def acceptable_redirect_uri(uri: str, integration: IntegrationRecord) -> bool:
 
 def _check_request(runtime: EmulatorRuntime, params: Mapping[str, str]) -> AuthorizationRequest:
     client_id = params.get("client_id", "")
-    integration = runtime.state.find_integration(client_id) if client_id else None
+    integration = runtime.state.tenants.find_integration(client_id) if client_id else None
     if integration is None:
         raise _PageError("Unknown or missing client_id: no integration record has this client ID.")
     redirect_uri = params.get("redirect_uri", "")
@@ -129,8 +129,8 @@ def _error_page(message: str) -> HTMLResponse:
 
 def _consent_page(runtime: EmulatorRuntime, request: AuthorizationRequest, params: Mapping[str, str]) -> str:
     account_id = request.integration.account.account_id
-    entities = runtime.state.list_entities(account_id)
-    roles = runtime.state.list_roles(account_id)
+    entities = runtime.state.tenants.list_entities(account_id)
+    roles = runtime.state.tenants.list_roles(account_id)
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(params.get(name, ""))}">'
         for name in _FORWARDED
@@ -189,14 +189,14 @@ def _decide(runtime: EmulatorRuntime, params: dict[str, str]) -> Response:
         )
     account_id = checked.integration.account.account_id
     try:
-        entity = runtime.state.find_entity(account_id, int(params.get("entity", "")))
-        role = runtime.state.find_role(account_id, int(params.get("role", "")))
+        entity = runtime.state.tenants.find_entity(account_id, int(params.get("entity", "")))
+        role = runtime.state.tenants.find_role(account_id, int(params.get("role", "")))
     except ValueError:
         entity = role = None
     if entity is None or role is None:
         return _error_page("Choose an existing entity and role.")
     code = secrets.token_urlsafe(32)
-    runtime.state.store_authorization_code(
+    runtime.state.grants.store_authorization_code(
         code,
         grant=TokenGrant(integration=checked.integration, entity=entity, role=role, scopes=checked.scopes),
         redirect_uri=checked.redirect_uri,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,7 +22,6 @@ from certrotor.emulator.problems import (
     NetSuiteRefusalError,
 )
 from certrotor.emulator.records import (
-    CertificateRecords,
     import_fields,
     parse_record_file,
     send_import,
@@ -35,7 +34,7 @@ from certrotor.emulator.routes.common import (
     get_runtime,
     parse_json_body,
 )
-from certrotor.emulator.state import EmulatorState
+from certrotor.emulator.state import CertificateRecords, EmulatorState
 from certrotor.protocol.records import (
     PLACEHOLDER_FILE_NAME,
     RECORDS_RESTLET_DEPLOY,
@@ -60,19 +59,15 @@ ScriptParam = Annotated[str, Query(description=f"The RESTlet's script ID: {RECOR
 DeployParam = Annotated[str, Query(description=f"The deployment: {RECORDS_RESTLET_DEPLOY}.")]
 
 
-def attach_records(app: FastAPI, state: EmulatorState) -> CertificateRecords:
-    """Give ``app`` its records, and install the OpenAir bundle in the demo account (once ever)."""
-    records = CertificateRecords.beside(state)
-    demo = state.demo_tenant()
+def install_demo_bundle(state: EmulatorState) -> None:
+    """Install the OpenAir bundle in the demo account (once ever), as the demo tenant has it."""
+    demo = state.demo.load()
     if demo is not None:
-        records.install_bundle(demo.integration.account.account_id)
-    app.state.records = records
-    return records
+        state.records.install_bundle(demo.integration.account.account_id)
 
 
 def get_records(request: Request) -> CertificateRecords:
-    records: CertificateRecords = request.app.state.records
-    return records
+    return get_runtime(request).state.records
 
 
 def _answer(info: CertificateRecordInfo) -> dict[str, Any]:
@@ -235,8 +230,8 @@ class SendImportIn(_AdminBody):
 
 def _account_id(request: Request, account_id: str | None) -> str:
     if account_id is not None:
-        return get_runtime(request).state.get_account(account_id).account_id
-    demo = get_runtime(request).state.demo_tenant()
+        return get_runtime(request).state.tenants.get_account(account_id).account_id
+    demo = get_runtime(request).state.demo.load()
     if demo is None:
         raise NetSuiteRefusalError(
             404,
@@ -312,10 +307,10 @@ def admin_send_import(request: Request, script_id: str, body: SendImportIn) -> d
     runtime = get_runtime(request)
     account_id = _account_id(request, body.account_id)
     stored = get_records(request).get(account_id, script_id)
-    demo = runtime.state.demo_tenant()
+    demo = runtime.state.demo.load()
     fields = import_fields(
         action=body.action,
-        db_id=body.db_id or runtime.state.get_account(account_id).company_id,
+        db_id=body.db_id or runtime.state.tenants.get_account(account_id).company_id,
         record_type=body.record_type,
         ns_id=body.ns_id,
         netsuite_user_id=body.netsuite_user_id or (str(demo.entity.id) if demo else "-5"),

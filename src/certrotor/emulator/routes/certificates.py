@@ -176,7 +176,7 @@ def list_item(stored: StoredCertificate) -> dict[str, Any]:
 
 
 def _counted(runtime: EmulatorRuntime, refusal: NetSuiteRefusalError) -> NetSuiteRefusalError:
-    runtime.state.increment("upload_refusals", refusal.error_code)
+    runtime.state.counters.increment("upload_refusals", refusal.error_code)
     return refusal
 
 
@@ -197,7 +197,7 @@ def upload_certificate(
     try:
         upload = parse_upload(parse_json_body(body, request.headers.get("content-type")))
         certificate = examine_certificate(upload.file_content, now=now)
-        stored = runtime.state.upload_certificate(
+        stored = runtime.state.certificates.upload(
             client_id,
             entity_id=upload.entity,
             role_id=upload.role,
@@ -221,7 +221,9 @@ def upload_certificate(
 def list_certificates(client_id: str, request: Request, credentials: Credentials) -> JSONResponse:
     runtime = get_runtime(request)
     authenticate_manager(runtime, credentials, client_id)
-    return JSONResponse([list_item(stored) for stored in runtime.state.list_certificates(client_id)])
+    return JSONResponse(
+        [list_item(stored) for stored in runtime.state.certificates.list_for_integration(client_id)]
+    )
 
 
 @router.post(
@@ -238,5 +240,5 @@ def revoke_certificate(
 ) -> PlainTextResponse:
     runtime = get_runtime(request)
     authenticate_manager(runtime, credentials, client_id)
-    runtime.state.revoke_certificate(client_id, certificate_id, now=utcnow())
+    runtime.state.certificates.revoke(client_id, certificate_id, now=utcnow())
     return PlainTextResponse(REVOKE_SUCCESS_TEXT)

@@ -43,7 +43,7 @@ def authenticate_manager(
             "'OAuth 2.0 Authorized Applications Management'; use the Administrator role or "
             "grant the permission.",
         )
-    integration = runtime.state.find_integration(client_id)
+    integration = runtime.state.tenants.find_integration(client_id)
     # A client of another account is as unknown to this token as one that does not exist.
     if integration is None or integration.account.pk != token.grant.integration.account.pk:
         raise NetSuiteRefusalError(

@@ -166,7 +166,7 @@ class TokenGrants:
             raise _invalid_request(
                 "The code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)."
             )
-        redeemed = self.runtime.state.redeem_authorization_code(form["code"], now=utcnow())
+        redeemed = self.runtime.state.grants.redeem_authorization_code(form["code"], now=utcnow())
         if redeemed is None:
             raise OAuthRefusalError(
                 "invalid_grant", "The authorization code is invalid, expired or already used."
@@ -185,7 +185,7 @@ class TokenGrants:
         answer = self._token(grant, counter=GRANT_AUTHORIZATION_CODE)
         refresh_token = secrets.token_urlsafe(48)
         config = self.runtime.config
-        self.runtime.state.store_refresh_token(
+        self.runtime.state.grants.store_refresh_token(
             refresh_token,
             grant=grant,
             expires_at=utcnow() + dt.timedelta(seconds=config.refresh_token_lifetime_seconds),
@@ -197,7 +197,7 @@ class TokenGrants:
         if not refresh_token:
             raise _invalid_request("The refresh_token parameter is missing.")
         client_id = self._client_id(form, authorization)
-        grant = self.runtime.state.find_refresh_token(refresh_token, now=utcnow())
+        grant = self.runtime.state.grants.find_refresh_token(refresh_token, now=utcnow())
         if grant is None or grant.integration.client_id != client_id:
             raise OAuthRefusalError("invalid_grant", "The refresh token is invalid, expired or revoked.")
         return {**self._token(grant, counter=GRANT_REFRESH_TOKEN), "scope": " ".join(grant.scopes)}
@@ -206,7 +206,7 @@ class TokenGrants:
         client_id = form.get("client_id") or _basic_client_id(authorization)
         if not client_id:
             raise _invalid_request("The client_id parameter is missing.")
-        if self.runtime.state.find_integration(client_id) is None:
+        if self.runtime.state.tenants.find_integration(client_id) is None:
             raise OAuthRefusalError(
                 "invalid_client", f"No integration record has the client ID {client_id!r}."
             )
@@ -247,7 +247,7 @@ async def token_endpoint(request: Request) -> Response:
             authorization=request.headers.get("authorization"),
         )
     except OAuthRefusalError as refusal:
-        await run_in_threadpool(runtime.state.increment, "token_refusals", refusal.error)
+        await run_in_threadpool(runtime.state.counters.increment, "token_refusals", refusal.error)
         return refusal.response()
     return JSONResponse(answer, headers=NO_STORE)
 

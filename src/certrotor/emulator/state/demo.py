@@ -1,0 +1,80 @@
+"""The demo tenant's integration, entity, role and admin token (seeded by ``emulator/tenant.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ForeignKey, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from certrotor.emulator.state.database import Base, Database
+from certrotor.emulator.state.tenants import (
+    EntityRecord,
+    IntegrationRecord,
+    RoleRecord,
+    entity_row,
+    integration_row,
+    party_info,
+    role_row,
+)
+from certrotor.errors import NotFoundError
+
+_THE_DEMO_TENANT = 1
+"""The demo tenant is the one row of its table."""
+
+
+class _DemoTenantRow(Base):
+    __tablename__ = "emu_demo_tenant"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
+    admin_token: Mapped[str] = mapped_column(Text)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTenantRecord:
+    integration: IntegrationRecord
+    entity: EntityRecord
+    role: RoleRecord
+    admin_token: str = field(repr=False)
+
+
+class DemoTenants:
+    """The state's one demo tenant: saved once by the seeding, read by the admin API and tests."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def save(self, *, client_id: str, entity_id: int, role_id: int, admin_token: str) -> None:
+        with self._database.transaction() as session:
+            integration = integration_row(session, client_id)
+            entity = entity_row(session, integration.account_pk, entity_id)
+            role = role_row(session, integration.account_pk, role_id)
+            if entity is None or role is None:
+                raise NotFoundError(
+                    f"Entity {entity_id} or role {role_id} does not exist in the emulator.",
+                    hint="create them first.",
+                )
+            session.merge(
+                _DemoTenantRow(
+                    pk=_THE_DEMO_TENANT,
+                    integration_pk=integration.pk,
+                    entity_pk=entity.pk,
+                    role_pk=role.pk,
+                    admin_token=admin_token,
+                )
+            )
+
+    def load(self) -> DemoTenantRecord | None:
+        with self._database.transaction() as session:
+            row = session.get(_DemoTenantRow, _THE_DEMO_TENANT)
+            if row is None:
+                return None
+            integration, entity, role = party_info(session, row.integration_pk, row.entity_pk, row.role_pk)
+            return DemoTenantRecord(
+                integration=integration, entity=entity, role=role, admin_token=row.admin_token
+            )
+
+
+__all__ = ["DemoTenantRecord", "DemoTenants"]

@@ -1,0 +1,252 @@
+"""Grants and tokens: spent client assertions (replay), issued tokens, authorization codes, refresh
+tokens, and the emulator's own token signing key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from certrotor.crypto import utcnow
+from certrotor.emulator.state.counters import increment_counter
+from certrotor.emulator.state.database import Base, Database, UTCDateTime
+from certrotor.emulator.state.tenants import EntityRecord, IntegrationRecord, RoleRecord, party_info
+
+SIGNING_KEY_BITS = 2048
+
+
+class _UsedAssertionRow(Base):
+    """A client assertion already spent, kept until it would have expired anyway."""
+
+    __tablename__ = "emu_used_assertion"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class _IssuedTokenRow(Base):
+    __tablename__ = "emu_issued_token"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class _AuthorizationCodeRow(Base):
+    __tablename__ = "emu_authorization_code"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class _RefreshTokenRow(Base):
+    __tablename__ = "emu_refresh_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class _SigningKeyRow(Base):
+    """The emulator's own RSA key that signs access tokens (a test key, kept in the state file)."""
+
+    __tablename__ = "emu_signing_key"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """Who a token (or code, or refresh token) speaks for."""
+
+    integration: IntegrationRecord
+    entity: EntityRecord
+    role: RoleRecord
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    jti: str
+    kind: str
+    grant: TokenGrant
+    expires_at: dt.datetime
+    revoked: bool
+
+
+def hash_secret(value: str) -> str:
+    """Codes and refresh tokens are stored hashed: the state file never holds them usable."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class Grants:
+    """Reads and writes of what tokens speak for, and of the key that signs them."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._signing_key: tuple[str, rsa.RSAPrivateKey] | None = None
+
+    def consume_assertion(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Remember a spent assertion; ``False`` when it was spent before (a replay)."""
+        with self._database.transaction() as session:
+            session.execute(delete(_UsedAssertionRow).where(_UsedAssertionRow.expires_at < now))
+            if session.get(_UsedAssertionRow, key) is not None:
+                return False
+            session.add(_UsedAssertionRow(key=key, expires_at=expires_at))
+            return True
+
+    def record_token(
+        self,
+        *,
+        jti: str,
+        kind: str,
+        grant: TokenGrant,
+        issued_at: dt.datetime,
+        expires_at: dt.datetime,
+        counter: str | None = None,
+    ) -> None:
+        with self._database.transaction() as session:
+            session.add(
+                _IssuedTokenRow(
+                    jti=jti,
+                    kind=kind,
+                    integration_pk=grant.integration.pk,
+                    entity_pk=grant.entity.pk,
+                    role_pk=grant.role.pk,
+                    scopes=list(grant.scopes),
+                    issued_at=issued_at,
+                    expires_at=expires_at,
+                    revoked=False,
+                )
+            )
+            if counter is not None:
+                increment_counter(session, "token_grants", counter)
+
+    def find_token(self, jti: str) -> IssuedToken | None:
+        with self._database.transaction() as session:
+            row = session.get(_IssuedTokenRow, jti)
+            if row is None:
+                return None
+            return IssuedToken(
+                jti=row.jti,
+                kind=row.kind,
+                grant=_grant(session, row),
+                expires_at=row.expires_at,
+                revoked=row.revoked,
+            )
+
+    def revoke_token(self, jti: str) -> bool:
+        with self._database.transaction() as session:
+            row = session.get(_IssuedTokenRow, jti)
+            if row is None:
+                return False
+            row.revoked = True
+            return True
+
+    def store_authorization_code(
+        self, code: str, *, grant: TokenGrant, redirect_uri: str, code_challenge: str, expires_at: dt.datetime
+    ) -> None:
+        with self._database.transaction() as session:
+            session.add(
+                _AuthorizationCodeRow(
+                    code_hash=hash_secret(code),
+                    integration_pk=grant.integration.pk,
+                    entity_pk=grant.entity.pk,
+                    role_pk=grant.role.pk,
+                    redirect_uri=redirect_uri,
+                    code_challenge=code_challenge,
+                    scopes=list(grant.scopes),
+                    expires_at=expires_at,
+                    used=False,
+                )
+            )
+
+    def redeem_authorization_code(self, code: str, *, now: dt.datetime) -> tuple[TokenGrant, str, str] | None:
+        """Spend a code once: (grant, redirect URI, PKCE challenge), or ``None`` if unusable."""
+        with self._database.transaction() as session:
+            row = session.get(_AuthorizationCodeRow, hash_secret(code))
+            if row is None or row.used or row.expires_at <= now:
+                return None
+            row.used = True
+            return _grant(session, row), row.redirect_uri, row.code_challenge
+
+    def store_refresh_token(self, token: str, *, grant: TokenGrant, expires_at: dt.datetime) -> None:
+        with self._database.transaction() as session:
+            session.add(
+                _RefreshTokenRow(
+                    token_hash=hash_secret(token),
+                    integration_pk=grant.integration.pk,
+                    entity_pk=grant.entity.pk,
+                    role_pk=grant.role.pk,
+                    scopes=list(grant.scopes),
+                    expires_at=expires_at,
+                    revoked=False,
+                )
+            )
+
+    def find_refresh_token(self, token: str, *, now: dt.datetime) -> TokenGrant | None:
+        with self._database.transaction() as session:
+            row = session.get(_RefreshTokenRow, hash_secret(token))
+            if row is None or row.revoked or row.expires_at <= now:
+                return None
+            return _grant(session, row)
+
+    def signing_key(self) -> tuple[str, rsa.RSAPrivateKey]:
+        """(kid, key) of the key that signs access tokens, created on first use."""
+        with self._database.transaction() as session:
+            if self._signing_key is not None:
+                return self._signing_key
+            row = session.scalar(select(_SigningKeyRow).order_by(_SigningKeyRow.created_at.desc()))
+            if row is None:
+                key = _process_signing_key()
+                pem = key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode("ascii")
+                row = _SigningKeyRow(kid=secrets.token_urlsafe(16), private_pem=pem, created_at=utcnow())
+                session.add(row)
+            else:
+                loaded = serialization.load_pem_private_key(row.private_pem.encode("ascii"), None)
+                assert isinstance(loaded, rsa.RSAPrivateKey)
+                key = loaded
+            self._signing_key = (row.kid, key)
+            return self._signing_key
+
+
+def _grant(session: Session, row: _IssuedTokenRow | _AuthorizationCodeRow | _RefreshTokenRow) -> TokenGrant:
+    integration, entity, role = party_info(session, row.integration_pk, row.entity_pk, row.role_pk)
+    return TokenGrant(integration=integration, entity=entity, role=role, scopes=tuple(row.scopes))
+
+
+@functools.cache
+def _process_signing_key() -> rsa.RSAPrivateKey:
+    """One RSA key per process for new state files: generating one costs ~0.3 s, and tests start
+    hundreds of emulators. Each state still has its own ``kid`` and token registry, so a token of
+    one emulator is refused by another."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=SIGNING_KEY_BITS)
+
+
+__all__ = ["Grants", "IssuedToken", "TokenGrant", "hash_secret"]

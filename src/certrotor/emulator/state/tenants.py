@@ -1,0 +1,410 @@
+"""Who exists in the emulated NetSuite: accounts, integrations, entities, roles, and M2M mappings.
+
+The row helpers at the bottom (``integration_row``, ``entity_info``, ...) serve the other parts of
+the state inside their own transactions.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from certrotor.emulator.problems import NONEXISTENT_ID, NetSuiteRefusalError
+from certrotor.emulator.state.database import Base, Database
+from certrotor.errors import AlreadyExistsError, NotFoundError
+
+ADMINISTRATOR_ROLE_ID = 3
+"""NetSuite's built-in Administrator role, which may always manage certificates."""
+FIRST_CUSTOM_ENTITY_ID = 100
+FIRST_CUSTOM_ROLE_ID = 1000
+
+
+class AccountRow(Base):
+    __tablename__ = "emu_account"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), unique=True)
+    company_id: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class IntegrationRow(Base):
+    __tablename__ = "emu_integration"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("emu_account.pk"))
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    application_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class EntityRow(Base):
+    __tablename__ = "emu_entity"
+    __table_args__ = (UniqueConstraint("account_pk", "netsuite_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("emu_account.pk"))
+    netsuite_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    entity_type: Mapped[str] = mapped_column(String(32), default="EMPLOYEE")
+
+
+class RoleRow(Base):
+    __tablename__ = "emu_role"
+    __table_args__ = (UniqueConstraint("account_pk", "netsuite_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("emu_account.pk"))
+    netsuite_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    can_manage_certificates: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class _MappingRow(Base):
+    """An (entity, role) allowed to use the client credentials flow on an integration."""
+
+    __tablename__ = "emu_m2m_mapping"
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"), primary_key=True)
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"), primary_key=True)
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"), primary_key=True)
+
+
+# Snapshots handed out of the state: plain values, never live ORM rows.
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    pk: int
+    account_id: str
+    company_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationRecord:
+    pk: int
+    internal_id: int
+    client_id: str
+    application_id: str
+    name: str
+    account: AccountRecord
+    redirect_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRecord:
+    pk: int
+    id: int
+    name: str
+    entity_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    pk: int
+    id: int
+    name: str
+    can_manage_certificates: bool
+
+    @property
+    def may_manage_certificates(self) -> bool:
+        return self.can_manage_certificates or self.id == ADMINISTRATOR_ROLE_ID
+
+
+def new_client_id() -> str:
+    return secrets.token_hex(32)
+
+
+class Tenants:
+    """Reads and writes of accounts, integrations, entities, roles and their M2M mappings."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def create_account(self, account_id: str, *, company_id: str | None = None) -> AccountRecord:
+        with self._database.transaction() as session:
+            if session.scalar(select(AccountRow).where(AccountRow.account_id == account_id)):
+                raise AlreadyExistsError(
+                    f"Emulator account {account_id} already exists.",
+                    hint="use it or choose another account ID.",
+                )
+            company = company_id or str(secrets.randbelow(9_000_000) + 1_000_000)
+            row = AccountRow(account_id=account_id, company_id=company)
+            session.add(row)
+            session.flush()
+            return account_info(row)
+
+    def get_account(self, account_id: str) -> AccountRecord:
+        with self._database.transaction() as session:
+            return account_info(account_row(session, account_id))
+
+    def create_integration(
+        self,
+        account_id: str,
+        name: str,
+        *,
+        client_id: str | None = None,
+        application_id: str | None = None,
+        redirect_uris: Sequence[str] = (),
+    ) -> IntegrationRecord:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            chosen = client_id or new_client_id()
+            if session.scalar(select(IntegrationRow.pk).where(IntegrationRow.client_id == chosen)):
+                raise AlreadyExistsError(
+                    f"An integration with client ID {chosen} already exists.",
+                    hint="choose another client ID or leave it out.",
+                )
+            row = IntegrationRow(
+                account_pk=account.pk,
+                client_id=chosen,
+                application_id=(application_id or str(uuid.uuid4())).upper(),
+                name=name,
+                redirect_uris=list(redirect_uris),
+            )
+            session.add(row)
+            session.flush()
+            return integration_info(session, row)
+
+    def find_integration(self, client_id: str) -> IntegrationRecord | None:
+        with self._database.transaction() as session:
+            row = session.scalar(select(IntegrationRow).where(IntegrationRow.client_id == client_id))
+            return None if row is None else integration_info(session, row)
+
+    def create_entity(
+        self,
+        account_id: str,
+        name: str,
+        *,
+        entity_id: int | None = None,
+        entity_type: str = "EMPLOYEE",
+    ) -> EntityRecord:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            netsuite_id = entity_id
+            if netsuite_id is None:
+                netsuite_id = _next_id(session, EntityRow, account.pk, FIRST_CUSTOM_ENTITY_ID)
+            elif entity_row(session, account.pk, netsuite_id) is not None:
+                raise AlreadyExistsError(
+                    f"Entity {netsuite_id} already exists in account {account_id}.",
+                    hint="choose another entity ID or leave it out.",
+                )
+            row = EntityRow(
+                account_pk=account.pk, netsuite_id=netsuite_id, name=name, entity_type=entity_type
+            )
+            session.add(row)
+            session.flush()
+            return entity_info(row)
+
+    def create_role(
+        self,
+        account_id: str,
+        name: str,
+        *,
+        role_id: int | None = None,
+        can_manage_certificates: bool = False,
+    ) -> RoleRecord:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            netsuite_id = role_id
+            if netsuite_id is None:
+                netsuite_id = _next_id(session, RoleRow, account.pk, FIRST_CUSTOM_ROLE_ID)
+            elif role_row(session, account.pk, netsuite_id) is not None:
+                raise AlreadyExistsError(
+                    f"Role {netsuite_id} already exists in account {account_id}.",
+                    hint="choose another role ID or leave it out.",
+                )
+            row = RoleRow(
+                account_pk=account.pk,
+                netsuite_id=netsuite_id,
+                name=name,
+                can_manage_certificates=can_manage_certificates,
+            )
+            session.add(row)
+            session.flush()
+            return role_info(row)
+
+    def list_entities(self, account_id: str) -> list[EntityRecord]:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            rows = session.scalars(
+                select(EntityRow).where(EntityRow.account_pk == account.pk).order_by(EntityRow.netsuite_id)
+            )
+            return [entity_info(row) for row in rows]
+
+    def list_roles(self, account_id: str) -> list[RoleRecord]:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            rows = session.scalars(
+                select(RoleRow).where(RoleRow.account_pk == account.pk).order_by(RoleRow.netsuite_id)
+            )
+            return [role_info(row) for row in rows]
+
+    def find_entity(self, account_id: str, entity_id: int) -> EntityRecord | None:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            row = entity_row(session, account.pk, entity_id)
+            return None if row is None else entity_info(row)
+
+    def find_role(self, account_id: str, role_id: int) -> RoleRecord | None:
+        with self._database.transaction() as session:
+            account = account_row(session, account_id)
+            row = role_row(session, account.pk, role_id)
+            return None if row is None else role_info(row)
+
+    def map_m2m(self, client_id: str, entity_id: int, role_id: int) -> None:
+        """Allow (entity, role) to use the client credentials flow on the integration."""
+        with self._database.transaction() as session:
+            integration = integration_row(session, client_id)
+            entity = entity_row(session, integration.account_pk, entity_id)
+            role = role_row(session, integration.account_pk, role_id)
+            if entity is None or role is None:
+                raise NotFoundError(
+                    f"Entity {entity_id} or role {role_id} does not exist in the emulator.",
+                    hint="create them first.",
+                )
+            if not is_mapped(session, integration.pk, entity.pk, role.pk):
+                session.add(_MappingRow(integration_pk=integration.pk, entity_pk=entity.pk, role_pk=role.pk))
+
+    def add_combinations(
+        self,
+        client_id: str,
+        count: int,
+        *,
+        role_id: int | None = None,
+        can_manage_certificates: bool = False,
+    ) -> list[tuple[int, int]]:
+        """``count`` new entities (and new roles unless ``role_id``), mapped for M2M, in one go."""
+        with self._database.transaction() as session:
+            integration = integration_row(session, client_id)
+            account_pk = integration.account_pk
+            shared_role = None
+            if role_id is not None:
+                shared_role = role_row(session, account_pk, role_id)
+                if shared_role is None:
+                    raise NotFoundError(
+                        f"Role {role_id} does not exist in the emulator.", hint="create it first."
+                    )
+            next_entity = _next_id(session, EntityRow, account_pk, FIRST_CUSTOM_ENTITY_ID)
+            next_role = _next_id(session, RoleRow, account_pk, FIRST_CUSTOM_ROLE_ID)
+            pairs: list[tuple[int, int]] = []
+            for offset in range(count):
+                entity = EntityRow(
+                    account_pk=account_pk,
+                    netsuite_id=next_entity + offset,
+                    name=f"M2M user {next_entity + offset}",
+                    entity_type="EMPLOYEE",
+                )
+                role = shared_role or RoleRow(
+                    account_pk=account_pk,
+                    netsuite_id=next_role + offset,
+                    name=f"M2M role {next_role + offset}",
+                    can_manage_certificates=can_manage_certificates,
+                )
+                session.add_all([entity, role])
+                session.flush()
+                session.add(_MappingRow(integration_pk=integration.pk, entity_pk=entity.pk, role_pk=role.pk))
+                pairs.append((entity.netsuite_id, role.netsuite_id))
+            return pairs
+
+
+def _next_id(session: Session, table: type[EntityRow] | type[RoleRow], account_pk: int, first: int) -> int:
+    """The next free NetSuite ID of an entity or role in the account, custom ones from ``first``."""
+    highest = session.scalar(select(func.max(table.netsuite_id)).where(table.account_pk == account_pk))
+    return max(first, (highest or 0) + 1)
+
+
+# Row helpers for every part of the state (inside a transaction)
+
+
+def account_row(session: Session, account_id: str) -> AccountRow:
+    row = session.scalar(select(AccountRow).where(AccountRow.account_id == account_id))
+    if row is None:
+        raise NotFoundError(
+            f"Emulator account {account_id} does not exist.",
+            hint="create it first (certrotor emulator init creates a demo account).",
+        )
+    return row
+
+
+def integration_row(session: Session, client_id: str, *, refusal: bool = False) -> IntegrationRow:
+    """The integration; missing, a ``NotFoundError`` or (``refusal``) NetSuite's 404 refusal."""
+    row = session.scalar(select(IntegrationRow).where(IntegrationRow.client_id == client_id))
+    if row is None:
+        if refusal:
+            raise NetSuiteRefusalError(
+                404, NONEXISTENT_ID, f"No integration record with client ID {client_id} exists."
+            )
+        raise NotFoundError(
+            f"Emulator integration with client ID {client_id} does not exist.",
+            hint="create it first.",
+        )
+    return row
+
+
+def entity_row(session: Session, account_pk: int, entity_id: int) -> EntityRow | None:
+    return session.scalar(
+        select(EntityRow).where(EntityRow.account_pk == account_pk, EntityRow.netsuite_id == entity_id)
+    )
+
+
+def role_row(session: Session, account_pk: int, role_id: int) -> RoleRow | None:
+    return session.scalar(
+        select(RoleRow).where(RoleRow.account_pk == account_pk, RoleRow.netsuite_id == role_id)
+    )
+
+
+def is_mapped(session: Session, integration_pk: int, entity_pk: int, role_pk: int) -> bool:
+    """Whether (entity, role) may use the client credentials flow on the integration."""
+    return session.get(_MappingRow, (integration_pk, entity_pk, role_pk)) is not None
+
+
+def account_info(row: AccountRow) -> AccountRecord:
+    return AccountRecord(pk=row.pk, account_id=row.account_id, company_id=row.company_id)
+
+
+def integration_info(session: Session, row: IntegrationRow) -> IntegrationRecord:
+    return IntegrationRecord(
+        pk=row.pk,
+        internal_id=row.pk,
+        client_id=row.client_id,
+        application_id=row.application_id,
+        name=row.name,
+        account=account_info(session.get_one(AccountRow, row.account_pk)),
+        redirect_uris=tuple(row.redirect_uris or ()),
+    )
+
+
+def entity_info(row: EntityRow) -> EntityRecord:
+    return EntityRecord(pk=row.pk, id=row.netsuite_id, name=row.name, entity_type=row.entity_type)
+
+
+def role_info(row: RoleRow) -> RoleRecord:
+    return RoleRecord(
+        pk=row.pk,
+        id=row.netsuite_id,
+        name=row.name,
+        can_manage_certificates=row.can_manage_certificates,
+    )
+
+
+def party_info(
+    session: Session, integration_pk: int, entity_pk: int, role_pk: int
+) -> tuple[IntegrationRecord, EntityRecord, RoleRecord]:
+    """The (integration, entity, role) a certificate, token or code belongs to, by primary keys."""
+    return (
+        integration_info(session, session.get_one(IntegrationRow, integration_pk)),
+        entity_info(session.get_one(EntityRow, entity_pk)),
+        role_info(session.get_one(RoleRow, role_pk)),
+    )
+
+
+__all__ = [
+    "ADMINISTRATOR_ROLE_ID",
+    "AccountRecord",
+    "EntityRecord",
+    "IntegrationRecord",
+    "RoleRecord",
+    "Tenants",
+    "new_client_id",
+]
