@@ -24,7 +24,14 @@ from certrotor.emulator.problems import (
     OAuthRefusalError,
     netsuite_error_body,
 )
-from certrotor.emulator.routes import admin, authorize, certificate_records, certificates, record, token
+from certrotor.emulator.routes import (
+    admin,
+    authorize,
+    certificate_records,
+    certificates,
+    protected_resource,
+    token,
+)
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import EmulatorState
 from certrotor.errors import AlreadyExistsError, CertrotorError, NotFoundError
@@ -33,7 +40,7 @@ ROUTERS = (
     token.router,
     authorize.router,
     certificates.router,
-    record.router,
+    protected_resource.router,
     certificate_records.router,
     admin.router,
 )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certrotor.emulator.state import DemoTenantRecord, EmulatorState, TokenGrant
+from certrotor.emulator.state import DemoTenantInfo, EmulatorState, TokenGrant
 from certrotor.emulator.tokens import MANAGEMENT_TOKEN_LIFETIME_SECONDS, TokenIssuer
 from certrotor.errors import NotFoundError
 
@@ -38,17 +38,17 @@ class DemoTenant:
     admin_token: str = field(repr=False)
 
     @classmethod
-    def from_record(cls, record: DemoTenantRecord) -> DemoTenant:
-        integration = record.integration
+    def from_info(cls, info: DemoTenantInfo) -> DemoTenant:
+        integration = info.integration
         return cls(
             account_id=integration.account.account_id,
             company_id=integration.account.company_id,
             client_id=integration.client_id,
             application_id=integration.application_id,
             integration_id=integration.internal_id,
-            entity_id=record.entity.id,
-            role_id=record.role.id,
-            admin_token=record.admin_token,
+            entity_id=info.entity.id,
+            role_id=info.role.id,
+            admin_token=info.admin_token,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def ensure_demo_tenant(state: EmulatorState) -> DemoTenant:
     """The state's demo tenant, created when missing; an existing one is returned untouched."""
     existing = state.demo.load()
     if existing is not None:
-        return DemoTenant.from_record(existing)
+        return DemoTenant.from_info(existing)
     try:
         account = state.tenants.get_account(DEMO_ACCOUNT_ID)
     except NotFoundError:
@@ -92,9 +92,9 @@ def ensure_demo_tenant(state: EmulatorState) -> DemoTenant:
         role_id=role.id,
         admin_token=token.token,
     )
-    record = state.demo.load()
-    assert record is not None
-    return DemoTenant.from_record(record)
+    saved = state.demo.load()
+    assert saved is not None
+    return DemoTenant.from_info(saved)
 
 
 def init_demo(state_path: Path) -> DemoTenant:

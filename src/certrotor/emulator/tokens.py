@@ -25,7 +25,7 @@ from certrotor.emulator.config import EmulatorConfig
 from certrotor.emulator.problems import NetSuiteRefusalError, OAuthRefusalError
 from certrotor.emulator.state import (
     EmulatorState,
-    IntegrationRecord,
+    IntegrationInfo,
     IssuedToken,
     StoredCertificate,
     TokenGrant,
@@ -109,7 +109,7 @@ def verify_client_assertion(
     state: EmulatorState,
     assertion: str,
     *,
-    audiences_for: Callable[[IntegrationRecord], Iterable[str]],
+    audiences_for: Callable[[IntegrationInfo], Iterable[str]],
     config: EmulatorConfig,
     now: dt.datetime | None = None,
 ) -> tuple[TokenGrant, StoredCertificate]:
@@ -239,7 +239,7 @@ class TokenIssuer:
         counter: str | None = None,
         now: dt.datetime | None = None,
     ) -> AccessToken:
-        """Sign and record a token: ``sub`` = ``role;entity``, ``aud`` = ``[appId;company, clientId]``."""
+        """Sign and store a token: ``sub`` = ``role;entity``, ``aud`` = ``[appId;company, clientId]``."""
         issued = (now or utcnow()).replace(microsecond=0)
         expires = issued + dt.timedelta(seconds=lifetime_seconds)
         jti = str(uuid.uuid4())
@@ -259,7 +259,7 @@ class TokenIssuer:
         }
         header = {"kid": self.kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
         token = jwt.encode(header, claims, self._private, algorithms=[ACCESS_TOKEN_ALGORITHM])
-        self._state.grants.record_token(
+        self._state.grants.store_issued_token(
             jti=jti, kind=kind, grant=grant, issued_at=issued, expires_at=expires, counter=counter
         )
         return AccessToken(token=token, jti=jti, expires_in=lifetime_seconds)

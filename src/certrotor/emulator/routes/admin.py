@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from certrotor.emulator.problems import INVALID_CONTENT, NONEXISTENT_ID, NetSuiteRefusalError
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
-from certrotor.emulator.state import DemoTenantRecord, IntegrationRecord, TokenGrant
+from certrotor.emulator.state import DemoTenantInfo, IntegrationInfo, TokenGrant
 from certrotor.emulator.tokens import MANAGEMENT_TOKEN_LIFETIME_SECONDS
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.urls import validate_account_id
@@ -80,7 +80,7 @@ class ManagementTokenIn(_Body):
     lifetime_seconds: int = Field(default=MANAGEMENT_TOKEN_LIFETIME_SECONDS, ge=1)
 
 
-def _demo(runtime: EmulatorRuntime) -> DemoTenantRecord:
+def _demo(runtime: EmulatorRuntime) -> DemoTenantInfo:
     tenant = runtime.state.demo.load()
     if tenant is None:
         raise NetSuiteRefusalError(
@@ -93,7 +93,7 @@ def _account_id(runtime: EmulatorRuntime, account_id: str | None) -> str:
     return account_id or _demo(runtime).integration.account.account_id
 
 
-def _integration(runtime: EmulatorRuntime, client_id: str | None) -> IntegrationRecord:
+def _integration(runtime: EmulatorRuntime, client_id: str | None) -> IntegrationInfo:
     if client_id is None:
         return _demo(runtime).integration
     integration = runtime.state.tenants.find_integration(client_id)
@@ -102,7 +102,7 @@ def _integration(runtime: EmulatorRuntime, client_id: str | None) -> Integration
     return integration
 
 
-def _integration_json(integration: IntegrationRecord) -> dict[str, Any]:
+def _integration_json(integration: IntegrationInfo) -> dict[str, Any]:
     return {
         "client_id": integration.client_id,
         "application_id": integration.application_id,

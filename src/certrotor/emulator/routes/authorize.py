@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from certrotor.crypto import utcnow
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
-from certrotor.emulator.state import IntegrationRecord, TokenGrant
+from certrotor.emulator.state import IntegrationInfo, TokenGrant
 from certrotor.protocol.models import SCOPES, parse_scopes
 from certrotor.protocol.urls import AUTHORIZE_PATH
 
@@ -57,14 +57,14 @@ class _RedirectError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
-    integration: IntegrationRecord
+    integration: IntegrationInfo
     redirect_uri: str
     scopes: tuple[str, ...]
     state: str
     code_challenge: str
 
 
-def acceptable_redirect_uri(uri: str, integration: IntegrationRecord) -> bool:
+def acceptable_redirect_uri(uri: str, integration: IntegrationInfo) -> bool:
     """A registered URI, or a loopback one on any port as native apps use (RFC 8252 section 7.3)."""
     if uri in integration.redirect_uris:
         return True

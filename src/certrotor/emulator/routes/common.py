@@ -16,7 +16,7 @@ from certrotor.emulator.problems import (
     netsuite_error_schema,
 )
 from certrotor.emulator.runtime import EmulatorRuntime
-from certrotor.emulator.state import IntegrationRecord, IssuedToken
+from certrotor.emulator.state import IntegrationInfo, IssuedToken
 
 bearer_scheme = HTTPBearer(auto_error=False, description="A NetSuite access token.")
 
@@ -32,7 +32,7 @@ def bearer_header(credentials: HTTPAuthorizationCredentials | None) -> str | Non
 
 def authenticate_manager(
     runtime: EmulatorRuntime, credentials: HTTPAuthorizationCredentials | None, client_id: str
-) -> tuple[IssuedToken, IntegrationRecord]:
+) -> tuple[IssuedToken, IntegrationInfo]:
     """401 for a bad token, 403 for a role that may not manage certificates, 404 for a strange client."""
     token = runtime.issuer.verify_bearer(bearer_header(credentials))
     if not token.grant.role.may_manage_certificates:

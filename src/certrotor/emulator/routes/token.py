@@ -22,7 +22,7 @@ from certrotor.crypto import utcnow
 from certrotor.emulator.problems import OAuthRefusalError
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
-from certrotor.emulator.state import IntegrationRecord, TokenGrant
+from certrotor.emulator.state import IntegrationInfo, TokenGrant
 from certrotor.emulator.tokens import pkce_s256, verify_client_assertion
 from certrotor.protocol.models import (
     CLIENT_ASSERTION_TYPE,
@@ -84,10 +84,10 @@ def parse_token_form(body: bytes, content_type: str | None) -> dict[str, str]:
 
 def token_audiences(
     request_base_url: str, public_base_url: str | None
-) -> Callable[[IntegrationRecord], list[str]]:
+) -> Callable[[IntegrationInfo], list[str]]:
     """Where an assertion's ``aud`` may point: this server, and the account's NetSuite hosts."""
 
-    def audiences(integration: IntegrationRecord) -> list[str]:
+    def audiences(integration: IntegrationInfo) -> list[str]:
         netsuite = NetSuiteEndpoints.for_account(integration.account.account_id)
         label = account_host_label(integration.account.account_id)
         urls = [

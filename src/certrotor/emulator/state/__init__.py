@@ -20,14 +20,14 @@ from certrotor.emulator.state.certificates import (
 )
 from certrotor.emulator.state.counters import Counters
 from certrotor.emulator.state.database import Database
-from certrotor.emulator.state.demo import DemoTenantRecord, DemoTenants
+from certrotor.emulator.state.demo import DemoTenantInfo, DemoTenants
 from certrotor.emulator.state.grants import Grants, IssuedToken, TokenGrant, hash_secret
 from certrotor.emulator.state.tenants import (
     ADMINISTRATOR_ROLE_ID,
-    AccountRecord,
-    EntityRecord,
-    IntegrationRecord,
-    RoleRecord,
+    AccountInfo,
+    EntityInfo,
+    IntegrationInfo,
+    RoleInfo,
     Tenants,
     new_client_id,
 )
@@ -58,19 +58,19 @@ class EmulatorState:
 
 __all__ = [
     "ADMINISTRATOR_ROLE_ID",
-    "AccountRecord",
+    "AccountInfo",
     "CertificateRecords",
     "Certificates",
     "Counters",
-    "DemoTenantRecord",
+    "DemoTenantInfo",
     "DemoTenants",
     "EmulatorState",
-    "EntityRecord",
+    "EntityInfo",
     "Grants",
-    "IntegrationRecord",
+    "IntegrationInfo",
     "IssuedToken",
     "NewCertificate",
-    "RoleRecord",
+    "RoleInfo",
     "StoredCertificate",
     "Tenants",
     "TokenGrant",

@@ -26,11 +26,11 @@ from certrotor.emulator.problems import (
 from certrotor.emulator.state.counters import increment_counter
 from certrotor.emulator.state.database import Base, Database, UTCDateTime
 from certrotor.emulator.state.tenants import (
-    EntityRecord,
+    EntityInfo,
     EntityRow,
-    IntegrationRecord,
+    IntegrationInfo,
     IntegrationRow,
-    RoleRecord,
+    RoleInfo,
     RoleRow,
     entity_row,
     integration_row,
@@ -60,9 +60,9 @@ class _CertificateRow(Base):
 @dataclass(frozen=True, slots=True)
 class StoredCertificate:
     certificate_id: str
-    integration: IntegrationRecord
-    entity: EntityRecord
-    role: RoleRecord
+    integration: IntegrationInfo
+    entity: EntityInfo
+    role: RoleInfo
     pem: str = field(repr=False)
     fingerprint: str
     algorithm: str

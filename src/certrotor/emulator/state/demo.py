@@ -9,9 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from certrotor.emulator.state.database import Base, Database
 from certrotor.emulator.state.tenants import (
-    EntityRecord,
-    IntegrationRecord,
-    RoleRecord,
+    EntityInfo,
+    IntegrationInfo,
+    RoleInfo,
     entity_row,
     integration_row,
     party_info,
@@ -33,10 +33,10 @@ class _DemoTenantRow(Base):
 
 
 @dataclass(frozen=True, slots=True)
-class DemoTenantRecord:
-    integration: IntegrationRecord
-    entity: EntityRecord
-    role: RoleRecord
+class DemoTenantInfo:
+    integration: IntegrationInfo
+    entity: EntityInfo
+    role: RoleInfo
     admin_token: str = field(repr=False)
 
 
@@ -66,15 +66,15 @@ class DemoTenants:
                 )
             )
 
-    def load(self) -> DemoTenantRecord | None:
+    def load(self) -> DemoTenantInfo | None:
         with self._database.transaction() as session:
             row = session.get(_DemoTenantRow, _THE_DEMO_TENANT)
             if row is None:
                 return None
             integration, entity, role = party_info(session, row.integration_pk, row.entity_pk, row.role_pk)
-            return DemoTenantRecord(
+            return DemoTenantInfo(
                 integration=integration, entity=entity, role=role, admin_token=row.admin_token
             )
 
 
-__all__ = ["DemoTenantRecord", "DemoTenants"]
+__all__ = ["DemoTenantInfo", "DemoTenants"]

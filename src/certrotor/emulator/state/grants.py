@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from certrotor.crypto import utcnow
 from certrotor.emulator.state.counters import increment_counter
 from certrotor.emulator.state.database import Base, Database, UTCDateTime
-from certrotor.emulator.state.tenants import EntityRecord, IntegrationRecord, RoleRecord, party_info
+from certrotor.emulator.state.tenants import EntityInfo, IntegrationInfo, RoleInfo, party_info
 
 SIGNING_KEY_BITS = 2048
 
@@ -81,9 +81,9 @@ class _SigningKeyRow(Base):
 class TokenGrant:
     """Who a token (or code, or refresh token) speaks for."""
 
-    integration: IntegrationRecord
-    entity: EntityRecord
-    role: RoleRecord
+    integration: IntegrationInfo
+    entity: EntityInfo
+    role: RoleInfo
     scopes: tuple[str, ...]
 
 
@@ -117,7 +117,7 @@ class Grants:
             session.add(_UsedAssertionRow(key=key, expires_at=expires_at))
             return True
 
-    def record_token(
+    def store_issued_token(
         self,
         *,
         jti: str,

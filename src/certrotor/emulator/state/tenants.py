@@ -74,25 +74,25 @@ class _MappingRow(Base):
 
 
 @dataclass(frozen=True, slots=True)
-class AccountRecord:
+class AccountInfo:
     pk: int
     account_id: str
     company_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class IntegrationRecord:
+class IntegrationInfo:
     pk: int
     internal_id: int
     client_id: str
     application_id: str
     name: str
-    account: AccountRecord
+    account: AccountInfo
     redirect_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class EntityRecord:
+class EntityInfo:
     pk: int
     id: int
     name: str
@@ -100,7 +100,7 @@ class EntityRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class RoleRecord:
+class RoleInfo:
     pk: int
     id: int
     name: str
@@ -121,7 +121,7 @@ class Tenants:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def create_account(self, account_id: str, *, company_id: str | None = None) -> AccountRecord:
+    def create_account(self, account_id: str, *, company_id: str | None = None) -> AccountInfo:
         with self._database.transaction() as session:
             if session.scalar(select(AccountRow).where(AccountRow.account_id == account_id)):
                 raise AlreadyExistsError(
@@ -134,7 +134,7 @@ class Tenants:
             session.flush()
             return account_info(row)
 
-    def get_account(self, account_id: str) -> AccountRecord:
+    def get_account(self, account_id: str) -> AccountInfo:
         with self._database.transaction() as session:
             return account_info(account_row(session, account_id))
 
@@ -146,7 +146,7 @@ class Tenants:
         client_id: str | None = None,
         application_id: str | None = None,
         redirect_uris: Sequence[str] = (),
-    ) -> IntegrationRecord:
+    ) -> IntegrationInfo:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             chosen = client_id or new_client_id()
@@ -166,7 +166,7 @@ class Tenants:
             session.flush()
             return integration_info(session, row)
 
-    def find_integration(self, client_id: str) -> IntegrationRecord | None:
+    def find_integration(self, client_id: str) -> IntegrationInfo | None:
         with self._database.transaction() as session:
             row = session.scalar(select(IntegrationRow).where(IntegrationRow.client_id == client_id))
             return None if row is None else integration_info(session, row)
@@ -178,7 +178,7 @@ class Tenants:
         *,
         entity_id: int | None = None,
         entity_type: str = "EMPLOYEE",
-    ) -> EntityRecord:
+    ) -> EntityInfo:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             netsuite_id = entity_id
@@ -203,7 +203,7 @@ class Tenants:
         *,
         role_id: int | None = None,
         can_manage_certificates: bool = False,
-    ) -> RoleRecord:
+    ) -> RoleInfo:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             netsuite_id = role_id
@@ -224,7 +224,7 @@ class Tenants:
             session.flush()
             return role_info(row)
 
-    def list_entities(self, account_id: str) -> list[EntityRecord]:
+    def list_entities(self, account_id: str) -> list[EntityInfo]:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             rows = session.scalars(
@@ -232,7 +232,7 @@ class Tenants:
             )
             return [entity_info(row) for row in rows]
 
-    def list_roles(self, account_id: str) -> list[RoleRecord]:
+    def list_roles(self, account_id: str) -> list[RoleInfo]:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             rows = session.scalars(
@@ -240,13 +240,13 @@ class Tenants:
             )
             return [role_info(row) for row in rows]
 
-    def find_entity(self, account_id: str, entity_id: int) -> EntityRecord | None:
+    def find_entity(self, account_id: str, entity_id: int) -> EntityInfo | None:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             row = entity_row(session, account.pk, entity_id)
             return None if row is None else entity_info(row)
 
-    def find_role(self, account_id: str, role_id: int) -> RoleRecord | None:
+    def find_role(self, account_id: str, role_id: int) -> RoleInfo | None:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             row = role_row(session, account.pk, role_id)
@@ -359,12 +359,12 @@ def is_mapped(session: Session, integration_pk: int, entity_pk: int, role_pk: in
     return session.get(_MappingRow, (integration_pk, entity_pk, role_pk)) is not None
 
 
-def account_info(row: AccountRow) -> AccountRecord:
-    return AccountRecord(pk=row.pk, account_id=row.account_id, company_id=row.company_id)
+def account_info(row: AccountRow) -> AccountInfo:
+    return AccountInfo(pk=row.pk, account_id=row.account_id, company_id=row.company_id)
 
 
-def integration_info(session: Session, row: IntegrationRow) -> IntegrationRecord:
-    return IntegrationRecord(
+def integration_info(session: Session, row: IntegrationRow) -> IntegrationInfo:
+    return IntegrationInfo(
         pk=row.pk,
         internal_id=row.pk,
         client_id=row.client_id,
@@ -375,12 +375,12 @@ def integration_info(session: Session, row: IntegrationRow) -> IntegrationRecord
     )
 
 
-def entity_info(row: EntityRow) -> EntityRecord:
-    return EntityRecord(pk=row.pk, id=row.netsuite_id, name=row.name, entity_type=row.entity_type)
+def entity_info(row: EntityRow) -> EntityInfo:
+    return EntityInfo(pk=row.pk, id=row.netsuite_id, name=row.name, entity_type=row.entity_type)
 
 
-def role_info(row: RoleRow) -> RoleRecord:
-    return RoleRecord(
+def role_info(row: RoleRow) -> RoleInfo:
+    return RoleInfo(
         pk=row.pk,
         id=row.netsuite_id,
         name=row.name,
@@ -390,7 +390,7 @@ def role_info(row: RoleRow) -> RoleRecord:
 
 def party_info(
     session: Session, integration_pk: int, entity_pk: int, role_pk: int
-) -> tuple[IntegrationRecord, EntityRecord, RoleRecord]:
+) -> tuple[IntegrationInfo, EntityInfo, RoleInfo]:
     """The (integration, entity, role) a certificate, token or code belongs to, by primary keys."""
     return (
         integration_info(session, session.get_one(IntegrationRow, integration_pk)),
@@ -401,10 +401,10 @@ def party_info(
 
 __all__ = [
     "ADMINISTRATOR_ROLE_ID",
-    "AccountRecord",
-    "EntityRecord",
-    "IntegrationRecord",
-    "RoleRecord",
+    "AccountInfo",
+    "EntityInfo",
+    "IntegrationInfo",
+    "RoleInfo",
     "Tenants",
     "new_client_id",
 ]

@@ -1,4 +1,6 @@
-"""A protected REST resource under ``/services/rest/record/v1/``: proves that an access token works."""
+"""NetSuite's REST ``record/v1`` API as a protected resource (``/services/rest/record/v1/...``): proves
+that an access token works by answering who it speaks for.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ router = APIRouter(tags=["record"])
     summary="Read any record (answers who the token speaks for)",
     responses=error_responses(401),
 )
-def read_record(
+def read_protected_resource(
     record_path: str,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
