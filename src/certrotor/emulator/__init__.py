@@ -1,8 +1,9 @@
 """A NetSuite-compatible emulator: token, authorization and certificate endpoints over real HTTP.
 
-Shares only ``certrotor.errors``, ``certrotor.crypto`` and ``certrotor.protocol`` with the rest.
-Layers: ``state`` (SQLite) below ``tokens`` and ``runtime`` below ``routes/*`` and ``middleware``,
-assembled by ``app.create_app``; ``server``, ``testing`` and ``cli`` run it.
+Shares only ``certrotor.errors``, ``certrotor.crypto``, ``certrotor.protocol`` and the socket
+binding of ``certrotor.listening`` with the rest. Layers: ``records`` (record files, signed imports)
+below ``state/`` (SQLite, one module per concern) below ``tokens`` and ``runtime``, below ``routes/*``
+and ``middleware``, assembled by ``app.create_app``; ``server``, ``testing`` and ``cli`` run it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from certrotor.emulator.config import EmulatorConfig
+from certrotor.emulator.config import (
+    ACTIVE_CERTIFICATES_PER_COMBINATION,
+    ACTIVE_CERTIFICATES_PER_INTEGRATION,
+    EmulatorConfig,
+)
 from certrotor.errors import CertrotorError, InputError
 
 if TYPE_CHECKING:
@@ -82,11 +86,11 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8765,
     max_per_integration: Annotated[
         int, typer.Option(min=1, help="Active certificates per integration (NetSuite: 5).")
-    ] = 5,
+    ] = ACTIVE_CERTIFICATES_PER_INTEGRATION,
     max_per_combination: Annotated[
         int | None,
         typer.Option(min=1, help="Active certificates per (entity, role); 1 forces revoke-then-upload."),
-    ] = None,
+    ] = ACTIVE_CERTIFICATES_PER_COMBINATION,
     clock_tolerance: Annotated[int, typer.Option(min=0, help="Seconds of clock skew accepted.")] = 60,
     public_base_url: Annotated[
         str | None, typer.Option(help="Extra base URL accepted as assertion audience.")

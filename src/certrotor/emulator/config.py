@@ -6,6 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# NetSuite's two caps on active (unrevoked, unexpired) certificates, the defaults of the settings
+# below; ``state/certificates.py`` (``_check_caps``) enforces them at upload, with NetSuite's refusal.
+ACTIVE_CERTIFICATES_PER_INTEGRATION = 5
+"""NetSuite: at most five active certificates per integration record (documented as of 2026.1)."""
+ACTIVE_CERTIFICATES_PER_COMBINATION: int | None = None
+"""Per (integration, entity, role): NetSuite documents none, so none; ``1`` forces revoke-then-upload."""
+
 FAULT_FIELDS = frozenset(
     {
         "error_rate",
@@ -38,9 +45,9 @@ class EmulatorConfig(BaseModel):
 
     clock_tolerance_seconds: int = Field(default=60, ge=0, le=3600)
     """Leeway for ``iat``/``exp``/``nbf`` of client assertions (clock skew between hosts)."""
-    max_active_per_integration: int = Field(default=5, ge=1)
-    """NetSuite: at most five active (unrevoked, unexpired) certificates per integration record."""
-    max_active_per_combination: int | None = Field(default=None, ge=1)
+    max_active_per_integration: int = Field(default=ACTIVE_CERTIFICATES_PER_INTEGRATION, ge=1)
+    """Cap of active certificates per integration record (see ``ACTIVE_CERTIFICATES_PER_INTEGRATION``)."""
+    max_active_per_combination: int | None = Field(default=ACTIVE_CERTIFICATES_PER_COMBINATION, ge=1)
     """Cap per (integration, entity, role); ``None`` is no cap, ``1`` models revoke-then-upload."""
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     token_lifetime_seconds: int = Field(default=3600, ge=1, le=86400)
