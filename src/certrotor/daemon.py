@@ -17,10 +17,9 @@ from types import FrameType
 from certrotor.errors import CertrotorError
 from certrotor.logging import get_logger
 from certrotor.metrics import DaemonMetrics
-from certrotor.services.reconcile import reconcile
-from certrotor.services.rotation import RotationOutcome, Rotator, default_owner
+from certrotor.services.rotation import RotationOutcome, Rotator, default_owner, steps_for
 from certrotor.services.runtime import Runtime
-from certrotor.store import Credential, CredentialKind, RotationTrigger
+from certrotor.store import Credential, RotationTrigger
 
 log = get_logger(__name__)
 
@@ -84,11 +83,10 @@ class Daemon:
                 return
             if self.metrics is not None:
                 self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential))
-            if credential.kind is CredentialKind.RECORD:
-                continue  # a certificate record has no certificate list to compare with
             try:
-                with self.runtime.client_for(credential) as client:
-                    report = reconcile(self.runtime, credential, client)
+                report = steps_for(credential, self.runtime).reconcile()
+                if report is None:
+                    continue  # the kind has nothing to compare with (a certificate record)
                 log.info(
                     "reconciled",
                     credential=credential.name,
@@ -110,11 +108,11 @@ class Daemon:
         )
         trigger = RotationTrigger.SCHEDULE
         started = time.monotonic()
-        outcome = rotator.rotate(credential.name, trigger, claimed=True)
+        outcome = rotator.rotate(credential, trigger, claimed=True)
         if self.metrics is not None:
             self.metrics.rotations.labels(status=outcome.status).inc()
             self.metrics.rotation_seconds.observe(time.monotonic() - started)
-            self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential.name))
+            self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential))
         log.info(
             "rotation",
             credential=outcome.credential,

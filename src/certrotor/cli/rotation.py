@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -62,7 +63,7 @@ def rotate(
             return
         trigger = RotationTrigger.MANUAL if name else RotationTrigger.SCHEDULE
         rotator = Rotator(runtime, owner=default_owner(), actor="cli")
-        outcomes = [rotator.rotate(c.name, trigger) for c in credentials]
+        outcomes = [rotator.rotate(c, trigger) for c in credentials]
     if as_json:
         print_json([dataclasses.asdict(o) for o in outcomes])
     else:
@@ -157,9 +158,18 @@ def daemon(
         int | None, typer.Option("--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics here.")
     ] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address for /metrics.")] = "127.0.0.1",
+    web_port: Annotated[
+        int | None,
+        typer.Option("--web-port", min=0, max=65535, help="Also serve the web console on 127.0.0.1 here."),
+    ] = None,
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
-    with open_runtime(service=True) as runtime:
+    with open_runtime(service=True) as runtime, ExitStack() as web:
+        if web_port is not None:
+            from certrotor.web.console import serve_beside
+
+            url = web.enter_context(serve_beside(runtime, web_port))
+            console.print(f"certrotor console on {url}", highlight=False)
         metrics = DaemonMetrics() if metrics_port is not None else None
         if metrics is not None and metrics_port is not None:
             try:

@@ -11,6 +11,7 @@ from certrotor import crypto
 from certrotor.errors import AlreadyExistsError, CertificateError, InputError, NotFoundError
 from certrotor.protocol.models import CertificateListItem, TokenResponse, UploadCertificateResponse
 from certrotor.scheduling import RenewalWindow, plan_next_rotation
+from certrotor.services.rotation.kinds import m2m_steps_for
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, CredentialSpec, EventOutcome, VersionState
 
@@ -71,6 +72,11 @@ def add_credential(
     return credential, version
 
 
+def _m2m_credential(runtime: Runtime, name: str) -> Credential:
+    """The credential ``name``; the seed's manual certificate steps refuse a certificate record credential."""
+    return m2m_steps_for(runtime.store.get_credential(name), runtime).credential
+
+
 def spec_validity(spec: CredentialSpec) -> dt.timedelta:
     return dt.timedelta(seconds=spec.validity_seconds)
 
@@ -85,7 +91,7 @@ class UploadResult:
 def upload(runtime: Runtime, name: str) -> UploadResult:
     """Upload the credential's newest pending version; it becomes current if there is none yet."""
     store = runtime.store
-    credential = store.get_credential(name)
+    credential = _m2m_credential(runtime, name)
     pending = [
         v for v in store.versions(credential, states=[VersionState.PENDING]) if v.certificate_id is None
     ]
@@ -117,7 +123,7 @@ def upload(runtime: Runtime, name: str) -> UploadResult:
 
 
 def list_remote(runtime: Runtime, name: str) -> list[CertificateListItem]:
-    credential = runtime.store.get_credential(name)
+    credential = _m2m_credential(runtime, name)
     with runtime.client_for(credential) as client:
         return client.list_certificates()
 
@@ -125,7 +131,7 @@ def list_remote(runtime: Runtime, name: str) -> list[CertificateListItem]:
 def revoke(runtime: Runtime, name: str, certificate_id: str) -> CertificateVersion | None:
     """Revoke a certificate on NetSuite; the local version that carries that ID is marked revoked."""
     store = runtime.store
-    credential = store.get_credential(name)
+    credential = _m2m_credential(runtime, name)
     if not certificate_id.strip():
         raise InputError("The certificate ID is empty.", hint=f"see `certrotor list {name}` for the IDs.")
     local = store.version_by_certificate_id(credential, certificate_id)
@@ -140,7 +146,7 @@ def revoke(runtime: Runtime, name: str, certificate_id: str) -> CertificateVersi
 def request_token(runtime: Runtime, name: str) -> TokenResponse:
     """An access token from the credential's current certificate (the client credentials flow)."""
     store = runtime.store
-    credential = store.get_credential(name)
+    credential = _m2m_credential(runtime, name)
     current = store.current_version(credential)
     if current is None or current.certificate_id is None:
         raise NotFoundError(

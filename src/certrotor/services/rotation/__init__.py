@@ -1,0 +1,42 @@
+"""Rotation: one journaled engine (``engine``) and the steps of each kind of credential (``m2m``, ``record``).
+
+``steps_for`` (``kinds``) is the one place that chooses a kind's steps; delivery and the hook are in
+``delivery``, the test-only fault points in ``faults``.
+"""
+
+from certrotor.services.rotation.delivery import HOOK_TIMEOUT_SECONDS, delivery_directory
+from certrotor.services.rotation.engine import (
+    RotationOutcome,
+    Rotator,
+    default_owner,
+    due_rotation_reason,
+    lease_holder_is_dead,
+)
+from certrotor.services.rotation.faults import FAULT_POINT_ENV, fault_point
+from certrotor.services.rotation.kinds import m2m_steps_for, steps_for
+from certrotor.services.rotation.m2m import M2MSteps, deliver_current
+from certrotor.services.rotation.record import RecordSteps, deliver_verifiers
+from certrotor.services.rotation.steps import Delivered, RemoteFacts, StepJournal, Steps, VersionName
+
+__all__ = [
+    "FAULT_POINT_ENV",
+    "HOOK_TIMEOUT_SECONDS",
+    "Delivered",
+    "M2MSteps",
+    "RecordSteps",
+    "RemoteFacts",
+    "RotationOutcome",
+    "Rotator",
+    "StepJournal",
+    "Steps",
+    "VersionName",
+    "default_owner",
+    "deliver_current",
+    "deliver_verifiers",
+    "delivery_directory",
+    "due_rotation_reason",
+    "fault_point",
+    "lease_holder_is_dead",
+    "m2m_steps_for",
+    "steps_for",
+]

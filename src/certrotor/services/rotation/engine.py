@@ -1,0 +1,425 @@
+"""The rotation engine: claim, the journaled step loop, the grace period, deferral, outcome, planning.
+
+Each step is idempotent and recorded in the store before and after its effect, so a crash anywhere
+resumes without losing a key, without an unknown certificate left remotely, and without retiring the
+only working certificate early. What differs between kinds of credential (where the certificate
+goes, how it is proved, what consumers get, what retiring means) is in their ``Steps``; the engine
+asks ``steps_for`` and knows no kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from certrotor import crypto
+from certrotor.errors import (
+    CertrotorError,
+    CredentialBusyError,
+    LeaseLostError,
+    RotationError,
+    VerificationError,
+)
+from certrotor.logging import get_logger
+from certrotor.scheduling import RenewalWindow, next_attempt_after_failure, plan_next_rotation
+from certrotor.services.rotation.delivery import run_delivery_hook
+from certrotor.services.rotation.faults import DONE, fault_point
+from certrotor.services.rotation.kinds import steps_for
+from certrotor.services.rotation.steps import Steps
+from certrotor.services.runtime import Runtime
+from certrotor.store import (
+    CertificateVersion,
+    Credential,
+    EventOutcome,
+    Rotation,
+    RotationStep,
+    RotationTrigger,
+    Strategy,
+    VersionState,
+)
+
+log = get_logger(__name__)
+
+
+def subject_for(credential: Credential) -> str:
+    return f"certrotor {credential.name}"
+
+
+def default_owner() -> str:
+    """A lease owner name: ``host:pid:random``, so a lease of a dead local process can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_holder_is_dead(owner: str) -> bool:
+    """Whether ``owner`` (see :func:`default_owner`) is a process of this host that no longer runs.
+
+    Only a definite "no such process" counts: another host's owner, an unparsable name or a
+    process we may not signal are all treated as alive, so a live holder is never overtaken.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class RotationOutcome:
+    """What one call to :meth:`Rotator.rotate` achieved."""
+
+    credential: str
+    status: str
+    """``rotated`` | ``waiting`` (grace period before retire) | ``retired`` | ``failed`` |
+    ``interrupted`` | ``deferred`` (a step failed transiently; retried later)."""
+    rotation_id: int | None = None
+    new_certificate_id: str | None = None
+    old_certificate_id: str | None = None
+    message: str = ""
+
+
+class _StopRequestedError(Exception):
+    """Internal: a stop was requested between two steps."""
+
+
+class _Run:
+    """One rotation of one credential by one rotator: the journal the steps see (``StepJournal``)."""
+
+    def __init__(self, rotator: Rotator, credential: Credential, steps: Steps) -> None:
+        self.rotator = rotator
+        self.store = rotator.store
+        self.credential = credential
+        self.steps = steps
+        self.current_rotation: Rotation | None = None
+
+    @property
+    def rotation(self) -> Rotation:
+        assert self.current_rotation is not None, "no rotation started"
+        return self.current_rotation
+
+    def reread(self) -> Rotation:
+        """The journal row as the store holds it now (after a step)."""
+        self.current_rotation = self.store.get_rotation(self.rotation.id)
+        return self.current_rotation
+
+    def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
+        if self.current_rotation is not None:
+            detail["rotation"] = self.current_rotation.id
+        self.store.record_event(self.credential, self.rotator.actor, action, outcome, dict(detail))
+
+    def checkpoint(self) -> None:
+        if self.rotator.should_stop():
+            raise _StopRequestedError
+        self.store.renew_lease(self.credential, self.rotator.owner, self.rotator.lease_seconds)
+
+    def schedule(
+        self,
+        at: dt.datetime | None,
+        failed_attempts: int,
+        error: str | None,
+        *,
+        last_rotation_at: dt.datetime | None = None,
+    ) -> None:
+        self.credential = self.store.set_schedule(
+            self.credential, at, failed_attempts, error, last_rotation_at=last_rotation_at
+        )
+
+
+class Rotator:
+    """Runs rotations for one owner (a CLI call or a daemon worker), one credential at a time."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        owner: str,
+        actor: str = "cli",
+        lease_seconds: float = 300.0,
+        rng: random.Random | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.owner = owner
+        self.actor = actor
+        self.lease_seconds = lease_seconds
+        self.rng = rng or random.Random()
+        self.should_stop = should_stop
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def rotate(
+        self, credential: Credential | str, trigger: RotationTrigger, *, claimed: bool = False
+    ) -> RotationOutcome:
+        """Rotate ``credential`` (or resume its open rotation), holding its lease throughout.
+
+        ``claimed``: the caller already holds the lease (the daemon's ``claim_due``) and hands over
+        the credential it got with it; a name is read once.
+        """
+        if isinstance(credential, str):
+            credential = self.store.get_credential(credential)
+        if not claimed:
+            credential = self._claim(credential)
+        try:
+            return self._rotate_claimed(_Run(self, credential, steps_for(credential, self.runtime)), trigger)
+        finally:
+            self.store.release(credential, self.owner)
+
+    def _claim(self, credential: Credential) -> Credential:
+        """Lease ``credential``; a lease left by a killed process of this host is taken over.
+
+        Without this, ``certrotor rotate NAME`` run again after a crash would be refused until
+        the dead process's lease expired.
+        """
+        try:
+            return self.store.claim(credential, self.owner, self.lease_seconds)
+        except CredentialBusyError:
+            holder = self.store.get_credential(credential.name).lease_owner
+            if holder is None or not lease_holder_is_dead(holder):
+                raise
+            log.warning("taking over the lease of a dead process", credential=credential.name, holder=holder)
+            # Releases only if the dead holder still has it; a live rival that won meanwhile keeps it.
+            self.store.release(credential, holder)
+            return self.store.claim(credential, self.owner, self.lease_seconds)
+
+    def _rotate_claimed(self, run: _Run, trigger: RotationTrigger) -> RotationOutcome:
+        run.current_rotation = self.store.open_rotation(run.credential)
+        try:
+            rotation = run.current_rotation
+            if rotation is not None and rotation.step is RotationStep.RETIRE:
+                # A manual trigger cuts a grace period short and starts a new rotation; a rotation
+                # whose grace is over (resumed after a crash) is only finished.
+                in_grace = rotation.retire_after is not None and self.runtime.now() < rotation.retire_after
+                cut_short = trigger is RotationTrigger.MANUAL and in_grace
+                waiting = self._retire(run, early=cut_short)
+                if waiting is not None:
+                    return waiting
+                if not cut_short:
+                    return self._outcome(run, "retired")
+                run.current_rotation = None
+            if run.current_rotation is None:
+                credential = run.credential
+                old = self.store.current_version(credential)
+                strategy = credential.effective_strategy or Strategy.OVERLAP
+                run.current_rotation = self.store.start_rotation(credential, trigger, strategy, old)
+                run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value)
+                fault_point("before", RotationStep.PREPARE.value)
+            return self._run(run)
+        except _StopRequestedError:
+            return self._outcome(run, "interrupted", "stopped between steps; resumes later")
+        except LeaseLostError as exc:
+            # Another process holds the credential now: leave its schedule and health alone.
+            log.warning("lease lost, rotation left to its new holder", credential=run.credential.name)
+            return self._outcome(run, "interrupted", exc.message)
+        except VerificationError as exc:
+            return self._fail_rotation(run, exc)
+        except CertrotorError as exc:
+            return self._defer(run, exc)
+
+    # -- the state machine ---------------------------------------------------------------------
+
+    def _run(self, run: _Run) -> RotationOutcome:
+        steps = run.steps
+        while True:
+            step = run.rotation.step
+            if step is RotationStep.PREPARE:
+                self._prepare(run)
+            elif step is RotationStep.UPLOAD:
+                run.checkpoint()
+                if steps.upload(run, self._new_version(run)):
+                    self._advance(run, RotationStep.VERIFY)
+                else:
+                    run.reread()
+            elif step is RotationStep.VERIFY:
+                run.checkpoint()
+                steps.verify(run, self._new_version(run))
+                self._advance(run, RotationStep.ACTIVATE)
+            elif step is RotationStep.ACTIVATE:
+                self._activate(run)
+            elif step is RotationStep.DELIVER:
+                self._deliver(run)
+            elif step is RotationStep.RETIRE:
+                waiting = self._retire(run, early=False)
+                return self._outcome(run, "rotated", waiting.message if waiting else "")
+            else:
+                return self._outcome(run, step.value)
+
+    def _advance(
+        self,
+        run: _Run,
+        step: RotationStep,
+        *,
+        new_version_id: str | None = None,
+        retire_after: dt.datetime | None = None,
+    ) -> None:
+        """Journal that the rotation reached ``step`` (fault points surround every transition)."""
+        fault_point("after", run.rotation.step.value)
+        run.current_rotation = self.store.advance_rotation(
+            run.rotation.id, step, new_version_id=new_version_id, retire_after=retire_after
+        )
+        fault_point("before", step.value)
+
+    def _prepare(self, run: _Run) -> None:
+        """Generate the key pair and certificate and keep them (key sealed) as ``pending``."""
+        credential = run.credential
+        version = self._orphan_pending(run)
+        if version is None:
+            key = crypto.generate_private_key(credential.key_spec)
+            certificate = crypto.build_self_signed_certificate(
+                key,
+                common_name=subject_for(credential),
+                validity_days=0,
+                validity=credential.validity,
+            )
+            version = self.store.add_version(credential, key, certificate, VersionState.PENDING)
+        run.event("prepare", EventOutcome.OK, version=version.id)
+        self._advance(run, RotationStep.UPLOAD, new_version_id=version.id)
+
+    def _orphan_pending(self, run: _Run) -> CertificateVersion | None:
+        """An unused pending version: made before a crash kept it from the journal, or by `credential add`."""
+        if run.rotation.new_version_id:
+            return self.store.get_version(run.rotation.new_version_id)
+        now = self.runtime.now()
+        for version in reversed(self.store.versions(run.credential, states=[VersionState.PENDING])):
+            # Also the first key pair made by `credential add`, while it has most of its life left.
+            fresh = version.not_after - now > (version.not_after - version.not_before) / 2
+            if version.certificate_id is None and fresh:
+                return version
+        return None
+
+    def _new_version(self, run: _Run) -> CertificateVersion:
+        if run.rotation.new_version_id is None:
+            raise RotationError(f"Rotation {run.rotation.id} has no new version.", hint="run it again.")
+        return self.store.get_version(run.rotation.new_version_id)
+
+    def _activate(self, run: _Run) -> None:
+        """The new version becomes current, the old one previous."""
+        version = self._new_version(run)
+        if version.state is not VersionState.CURRENT:
+            self.store.activate(run.credential, version)
+        run.event("activate", EventOutcome.OK, **run.steps.describe(version).detail())
+        self._advance(run, RotationStep.DELIVER)
+
+    def _deliver(self, run: _Run) -> None:
+        """Write the files for consumers, then run the hook; never undone. The grace period starts."""
+        version = self._new_version(run)
+        delivered = run.steps.deliver(version)
+        run_delivery_hook(
+            run,
+            run.credential,
+            delivered.paths,
+            version_name=run.steps.describe(version).value or "",
+            extra_env=delivered.hook_env,
+        )
+        now = self.runtime.now()
+        retire_after = now + run.credential.grace
+        run.schedule(retire_after, 0, None, last_rotation_at=now)
+        self._advance(run, RotationStep.RETIRE, retire_after=retire_after)
+
+    def _retire(self, run: _Run, *, early: bool) -> RotationOutcome | None:
+        """Retire the previous version once its grace period is over; ``None`` when the rotation is done."""
+        rotation = run.rotation
+        until = rotation.retire_after
+        old_id = rotation.old_version_id
+        if old_id is not None and until is not None and self.runtime.now() < until and not early:
+            return self._outcome(run, "waiting", run.steps.grace_note(until))
+        if old_id is not None:
+            old = self.store.get_version(old_id)
+            if run.steps.retire(run, old):
+                run.event(
+                    "retire", EventOutcome.OK, **run.steps.describe(old).detail(), grace_cut_short=early
+                )
+        fault_point("after", RotationStep.RETIRE.value)
+        fault_point("before", DONE)
+        self.store.finish_rotation(rotation.id, ok=True)
+        self._plan_next(run)
+        return None
+
+    def _plan_next(self, run: _Run) -> None:
+        credential = run.credential
+        current = self.store.current_version(credential)
+        if current is None:
+            return
+        window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
+        planned = plan_next_rotation(current.not_before, current.not_after, window, self.rng)
+        run.schedule(planned, 0, None)
+
+    # -- outcomes --------------------------------------------------------------------------------
+
+    def _defer(self, run: _Run, exc: CertrotorError) -> RotationOutcome:
+        """A step failed but may succeed later: keep the journal, back off, raise the health."""
+        credential = run.credential
+        current = self.store.current_version(credential)
+        attempts = credential.failed_attempts + 1
+        retry_at = next_attempt_after_failure(
+            attempts,
+            now=self.runtime.now(),
+            expires_at=current.not_after if current else None,
+            rng=self.rng,
+        )
+        run.schedule(retry_at, attempts, exc.message)
+        run.event("rotation-deferred", EventOutcome.ERROR, error=exc.message, retry_at=retry_at.isoformat())
+        log.warning(
+            "rotation deferred", credential=credential.name, error=exc.message, retry_at=retry_at.isoformat()
+        )
+        return self._outcome(run, "deferred", str(exc))
+
+    def _fail_rotation(self, run: _Run, exc: CertrotorError) -> RotationOutcome:
+        """The rotation cannot succeed as started: close it; the old certificate stays current."""
+        if run.current_rotation is not None:
+            self.store.finish_rotation(run.current_rotation.id, ok=False, error=exc.message)
+        outcome = self._defer(run, exc)
+        return RotationOutcome(
+            credential=run.credential.name,
+            status="failed",
+            rotation_id=outcome.rotation_id,
+            message=str(exc),
+        )
+
+    def _outcome(self, run: _Run, status: str, message: str = "") -> RotationOutcome:
+        new_id = old_id = None
+        rotation = run.current_rotation
+        if rotation is not None:
+            # The engine's copy may predate what a step wrote since (a step that failed late).
+            rotation = run.reread()
+            if rotation.new_version_id:
+                new_id = run.steps.describe(self.store.get_version(rotation.new_version_id)).value
+            if rotation.old_version_id:
+                old_id = run.steps.describe(self.store.get_version(rotation.old_version_id)).value
+        return RotationOutcome(
+            credential=run.credential.name,
+            status=status,
+            rotation_id=rotation.id if rotation else None,
+            new_certificate_id=new_id,
+            old_certificate_id=old_id,
+            message=message,
+        )
+
+
+def due_rotation_reason(credential: Credential, now: dt.datetime) -> str:
+    """Why the daemon would act on ``credential`` now (for ``--dry-run``)."""
+    if credential.next_rotation_at is None:
+        return "no rotation planned yet (first certificate)"
+    if credential.next_rotation_at <= now:
+        return f"planned for {credential.next_rotation_at:%Y-%m-%d %H:%M:%S} UTC"
+    return f"not due until {credential.next_rotation_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+__all__ = [
+    "RotationOutcome",
+    "Rotator",
+    "default_owner",
+    "due_rotation_reason",
+    "lease_holder_is_dead",
+    "subject_for",
+]

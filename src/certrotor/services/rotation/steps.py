@@ -1,0 +1,107 @@
+"""What a kind of credential plugs into the rotation engine: its ``Steps``, and what the engine lends them.
+
+The engine owns the journal (claim, prepare, activate, the hook, the grace period, outcomes); a
+``Steps`` object does what differs between kinds: where the new certificate goes (upload), how it
+is proved there (verify), which files consumers get (deliver), what retiring the old one means
+(retire), how a version is named, and what the remote side says for health.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from certrotor.delivery import DeliveredPaths
+from certrotor.health_rules import CredentialKind, ProbeResult, RemoteState
+from certrotor.services.reconcile import ReconcileReport
+from certrotor.store import CertificateVersion, Credential, EventOutcome, Rotation
+
+
+@dataclass(frozen=True, slots=True)
+class VersionName:
+    """How the audit trail, outcomes and hooks name a version: ``certificate_id`` or ``fingerprint``."""
+
+    field: str
+    value: str | None
+
+    def detail(self) -> dict[str, object]:
+        return {self.field: self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Files written for consumers, and what the hook gets besides their paths."""
+
+    paths: DeliveredPaths
+    hook_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFacts:
+    """What the remote side says about a credential, for its health; ``unknown`` when not asked or unsure."""
+
+    state: RemoteState = "unknown"
+    foreign_certificate_ids: tuple[str, ...] = ()
+    placeholder: bool = False
+    probe: ProbeResult | None = None
+
+
+class StepJournal(Protocol):
+    """What the engine lends the steps during one rotation."""
+
+    @property
+    def rotation(self) -> Rotation:
+        """The journal row as last read (the engine re-reads it after every step)."""
+        ...
+
+    def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
+        """Append to the audit trail, tagged with this rotation."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Before a remote effect: stop if asked (between steps), and make sure the lease is still ours."""
+        ...
+
+
+class Steps(Protocol):
+    """One kind of credential's part of a rotation; bound to one credential and runtime."""
+
+    kind: CredentialKind
+    """``m2m`` or ``record``: the kind as health reports it."""
+    credential: Credential
+
+    def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
+        """Put ``version`` where it must go; ``False`` when the journal changed and the step runs again."""
+        ...
+
+    def verify(self, journal: StepJournal, version: CertificateVersion) -> None:
+        """Prove the remote side holds and honours ``version``; raises (the engine defers or fails)."""
+        ...
+
+    def deliver(self, version: CertificateVersion) -> Delivered:
+        """Write the files consumers read; the engine runs the hook afterwards."""
+        ...
+
+    def retire(self, journal: StepJournal, old: CertificateVersion) -> bool:
+        """Make ``old`` stop working once its grace is over; ``False`` when nothing was left to do."""
+        ...
+
+    def describe(self, version: CertificateVersion) -> VersionName:
+        """How to name ``version`` in events, outcomes and the hook's environment."""
+        ...
+
+    def grace_note(self, until: dt.datetime) -> str:
+        """The outcome's message while the previous version waits out its grace period."""
+        ...
+
+    def observe(self, current: CertificateVersion | None, *, remote: bool, probe: bool) -> RemoteFacts:
+        """With ``remote`` ask the remote side, with ``probe`` obtain a token; never raises."""
+        ...
+
+    def reconcile(self) -> ReconcileReport | None:
+        """Compare with the remote side, adopt what the store lost; ``None``: nothing to compare."""
+        ...
+
+
+__all__ = ["Delivered", "RemoteFacts", "StepJournal", "Steps", "VersionName"]
