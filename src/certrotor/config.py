@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
+)
+
+from certrotor.alerts.settings import (
+    DEFAULT_REMINDER_INTERVAL,
+    AlertChannelSettings,
+    WebhookUrl,
+    parse_alert_tables,
+    parse_reminder_interval,
 )
 
 
@@ -45,6 +54,16 @@ class Settings(BaseSettings):
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (JSON unless stderr is a terminal)."""
     http_timeout_seconds: float = 30.0
+    alerts: Annotated[list[AlertChannelSettings], BeforeValidator(parse_alert_tables)] = Field(
+        default_factory=list
+    )
+    """Alert channels: the config file's ``[[alerts]]`` tables (``type = "webhook"|"email"|"command"``)."""
+    alert_webhook_url: WebhookUrl | None = None
+    """One webhook channel without a config file (``CERTROTOR_ALERT_WEBHOOK_URL``), the common case."""
+    alert_reminder_interval: Annotated[dt.timedelta, BeforeValidator(parse_reminder_interval)] = (
+        DEFAULT_REMINDER_INTERVAL
+    )
+    """How often a credential that stays CRIT is alerted again (``6h``, ``90m``, ``1d``)."""
 
     @classmethod
     def settings_customise_sources(

@@ -35,6 +35,15 @@ class DaemonMetrics:
             ["credential"],
             registry=self.registry,
         )
+        self.alerts_sent = Counter(
+            "certrotor_alerts_sent", "Alerts delivered, by channel.", ["channel"], registry=self.registry
+        )
+        self.alerts_failed = Counter(
+            "certrotor_alerts_failed",
+            "Alerts given up after retries (or dropped from a full queue), by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -45,6 +54,14 @@ class DaemonMetrics:
             return
         with contextlib.suppress(KeyError):
             self.expiry.remove(credential)
+
+    def alert_sent(self, channel: str) -> None:
+        """An alert reached ``channel`` (the alert dispatcher's delivery recorder)."""
+        self.alerts_sent.labels(channel=channel).inc()
+
+    def alert_failed(self, channel: str) -> None:
+        """An alert to ``channel`` was given up."""
+        self.alerts_failed.labels(channel=channel).inc()
 
     def serve(self, host: str, port: int) -> int:
         """Serve ``/metrics`` on ``host:port`` (0 picks a free port) in a thread; returns the port."""

@@ -246,3 +246,18 @@ class StoreMetaRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+class AlertStateRow(Base):
+    """What was last alerted about one credential, so that alerts go out on transitions only."""
+
+    __tablename__ = "alert_states"
+
+    credential_fk: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
+    status: Mapped[str | None] = mapped_column(String(8))
+    """The last health status alerted (``OK``, ``WARN``, ``CRIT``); ``None`` before the first."""
+    notified_at: Mapped[dt.datetime | None] = mapped_column()
+    """When ``status`` was last alerted (the transition or the latest CRIT reminder)."""
+    rotation_failure_notified_at: Mapped[dt.datetime | None] = mapped_column()
+    """When a failed rotation was last alerted; ``None`` once a rotation succeeds."""
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
