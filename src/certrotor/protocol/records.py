@@ -33,6 +33,8 @@ MAX_SCRIPT_ID_LENGTH = 40
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
 RECORDS_RESTLET_SCRIPT = "customscript_certrotor_certificates"
 RECORDS_RESTLET_DEPLOY = "1"
+RECORDS_RESTLET_DEPLOYMENT_ID = "customdeploy_certrotor_certificates"
+"""The deployment's script ID in the SuiteCloud project (``netsuite/``); NetSuite accepts it as ``deploy``."""
 RECORD_QUERY_PARAM = "record"
 
 PLACEHOLDER_FILE_NAME = "openair-certificate.pem"
@@ -128,10 +130,28 @@ class RecordFileUpload(BaseModel):
     file_format: FileFormat = "pem"
     file_content: str = Field(min_length=1, repr=False)
     password: str | None = Field(default=None, repr=False)
+    certificate: str | None = Field(default=None, max_length=20_000)
+    """The file's certificate alone (PEM, public). NetSuite's RESTlet cannot open a PKCS#12 file to
+    describe the record, so a ``pkcs12`` upload to it carries this; the emulator reads the file itself."""
 
 
 class RecordDeleted(_Model):
     deleted: str
+
+
+class RestletErrorDetail(_Model):
+    code: str
+    message: str
+
+
+class RestletErrorBody(_Model):
+    """What NetSuite answers when a RESTlet throws (``N/error``): HTTP 400 and ``{"error": {...}}``.
+
+    A RESTlet cannot choose its status code: the deployed RESTlet carries the emulator's error codes
+    (``NONEXISTENT_ID``, ``INVALID_CONTENT``, ...) and texts in ``code`` and ``message``.
+    """
+
+    error: RestletErrorDetail
 
 
 __all__ = [
@@ -139,6 +159,7 @@ __all__ = [
     "DEFAULT_RECORD_NAME",
     "PLACEHOLDER_FILE_NAME",
     "RECORDS_RESTLET_DEPLOY",
+    "RECORDS_RESTLET_DEPLOYMENT_ID",
     "RECORDS_RESTLET_SCRIPT",
     "RECORD_QUERY_PARAM",
     "RESTLET_PATH",
@@ -148,6 +169,8 @@ __all__ = [
     "FileFormat",
     "RecordDeleted",
     "RecordFileUpload",
+    "RestletErrorBody",
+    "RestletErrorDetail",
     "placeholder_fingerprint",
     "placeholder_pem",
     "record_not_found_message",
