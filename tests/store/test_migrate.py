@@ -29,6 +29,8 @@ TABLES = {
     "rotations",
     "events",
     "store_meta",
+    "web_users",
+    "web_onboardings",
     "alert_states",
     "alembic_version",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from certrotor.cli import alerts, credentials, demo, remote, rotation
 from certrotor.cli import records as record_commands
 from certrotor.cli.main import app
+from certrotor.cli.web import web_app
 from certrotor.emulator.cli import emulator_app
 
 _ACCEPTS_DASH_IDS = {"ignore_unknown_options": True}
@@ -25,3 +26,4 @@ app.add_typer(record_commands.receiver_app, name="receiver")
 app.add_typer(emulator_app, name="emulator")
 app.command("demo")(demo.demo)
 app.add_typer(alerts.alerts_app, name="alerts")
+app.add_typer(web_app, name="web")

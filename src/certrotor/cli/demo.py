@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +23,28 @@ DEMO_VALIDITY_SECONDS = 120
 DEMO_RENEW_MIN_SECONDS = 30
 DEMO_RENEW_MAX_SECONDS = 60
 DEMO_GRACE_SECONDS = 20
+DEMO_WEB_USER = "demo"
+
+
+@contextmanager
+def _demo_console(runtime: Runtime, port: int) -> Iterator[tuple[str, str]]:
+    """The web console beside the demo daemon, with an operator whose password lives as long as this run."""
+    from certrotor.errors import ConfigError
+    from certrotor.keyvault import MasterKey
+    from certrotor.store.web_users import WebRole, WebStore
+    from certrotor.web.console import ConsoleOptions, serve_beside
+
+    password = secrets.token_urlsafe(12)
+    settings = runtime.settings
+    with WebStore.open(settings.resolved_database_url, MasterKey.from_settings(settings)) as users:
+        users.add_user(DEMO_WEB_USER, WebRole.OPERATOR, password)
+    options = ConsoleOptions(health_interval_seconds=10.0, fleet_refresh_seconds=5)
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(serve_beside(runtime, port, options=options))
+        except ConfigError:  # the port is taken: any free one will do for a demo
+            url = stack.enter_context(serve_beside(runtime, 0, options=options))
+        yield url, password
 
 
 def demo(
@@ -28,6 +53,9 @@ def demo(
     ] = None,
     credentials: Annotated[int, typer.Option("--credentials", min=1, max=50, help="Demo credentials.")] = 2,
     interval: Annotated[float, typer.Option("--interval", min=0.1)] = 2.0,
+    web_port: Annotated[
+        int, typer.Option("--web-port", min=0, max=65535, help="Console port (taken: any free one).")
+    ] = 8400,
 ) -> None:
     """Start a local NetSuite emulator and the rotation daemon on short-lived demo certificates."""
     from certrotor.emulator.testing import serve_emulator
@@ -40,7 +68,7 @@ def demo(
     root.mkdir(parents=True, mode=0o700)
     settings = load_cli_settings(data_dir=root, database_url=f"sqlite:///{root / 'certrotor.db'}")
     setup_logging(settings, service=True)
-    with serve_emulator(root / "emulator.db") as emulator:
+    with serve_emulator(root / "emulator.db") as emulator, ExitStack() as stack:
         tenant = emulator.tenant
         runtime = Runtime(settings)
         try:
@@ -67,6 +95,7 @@ def demo(
                         management_token=tenant.admin_token if index == 0 else None,
                     ),
                 )
+            web_url, web_password = stack.enter_context(_demo_console(runtime, web_port))
             console.print(
                 f"[bold]certrotor demo[/]: emulator at {emulator.base_url}, store in {root}.\n"
                 f"{credentials} credential(s) with {DEMO_VALIDITY_SECONDS}s certificates: each is rotated "
@@ -74,6 +103,8 @@ def demo(
                 "In another terminal:\n"
                 f"  CERTROTOR_DATA_DIR={root} .venv/bin/certrotor health\n"
                 f"  CERTROTOR_DATA_DIR={root} .venv/bin/certrotor events demo1\n"
+                f"Web console: {web_url} (log in as {DEMO_WEB_USER} with the one-time password "
+                f"{web_password}).\n"
                 "Stop with Ctrl-C.",
                 highlight=False,
             )
@@ -83,4 +114,5 @@ def demo(
             service.install_signal_handlers()
             service.run()
         finally:
+            stack.close()  # the console first: it uses the runtime
             runtime.close()
