@@ -12,12 +12,9 @@ from certrotor.emulator.state.tenants import (
     EntityInfo,
     IntegrationInfo,
     RoleInfo,
-    entity_row,
-    integration_row,
     party_info,
-    role_row,
+    party_rows,
 )
-from certrotor.errors import NotFoundError
 
 _THE_DEMO_TENANT = 1
 """The demo tenant is the one row of its table."""
@@ -48,14 +45,7 @@ class DemoTenants:
 
     def save(self, *, client_id: str, entity_id: int, role_id: int, admin_token: str) -> None:
         with self._database.transaction() as session:
-            integration = integration_row(session, client_id)
-            entity = entity_row(session, integration.account_pk, entity_id)
-            role = role_row(session, integration.account_pk, role_id)
-            if entity is None or role is None:
-                raise NotFoundError(
-                    f"Entity {entity_id} or role {role_id} does not exist in the emulator.",
-                    hint="create them first.",
-                )
+            integration, entity, role = party_rows(session, client_id, entity_id, role_id)
             session.merge(
                 _DemoTenantRow(
                     pk=_THE_DEMO_TENANT,

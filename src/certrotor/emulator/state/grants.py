@@ -23,6 +23,15 @@ from certrotor.emulator.state.tenants import EntityInfo, IntegrationInfo, RoleIn
 SIGNING_KEY_BITS = 2048
 
 
+class _GrantColumns:
+    """Who a token, code or refresh token speaks for: the columns of a :class:`TokenGrant`."""
+
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
+    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
+    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+
+
 class _UsedAssertionRow(Base):
     """A client assertion already spent, kept until it would have expired anyway."""
 
@@ -31,39 +40,27 @@ class _UsedAssertionRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class _IssuedTokenRow(Base):
+class _IssuedTokenRow(_GrantColumns, Base):
     __tablename__ = "emu_issued_token"
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
-    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
-    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
-    scopes: Mapped[list[str]] = mapped_column(JSON)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class _AuthorizationCodeRow(Base):
+class _AuthorizationCodeRow(_GrantColumns, Base):
     __tablename__ = "emu_authorization_code"
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
-    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
-    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
     redirect_uri: Mapped[str] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
-    scopes: Mapped[list[str]] = mapped_column(JSON)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class _RefreshTokenRow(Base):
+class _RefreshTokenRow(_GrantColumns, Base):
     __tablename__ = "emu_refresh_token"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    integration_pk: Mapped[int] = mapped_column(ForeignKey("emu_integration.pk"))
-    entity_pk: Mapped[int] = mapped_column(ForeignKey("emu_entity.pk"))
-    role_pk: Mapped[int] = mapped_column(ForeignKey("emu_role.pk"))
-    scopes: Mapped[list[str]] = mapped_column(JSON)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -236,7 +233,7 @@ class Grants:
             return self._signing_key
 
 
-def _grant(session: Session, row: _IssuedTokenRow | _AuthorizationCodeRow | _RefreshTokenRow) -> TokenGrant:
+def _grant(session: Session, row: _GrantColumns) -> TokenGrant:
     integration, entity, role = party_info(session, row.integration_pk, row.entity_pk, row.role_pk)
     return TokenGrant(integration=integration, entity=entity, role=role, scopes=tuple(row.scopes))
 

@@ -181,14 +181,7 @@ class Tenants:
     ) -> EntityInfo:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
-            netsuite_id = entity_id
-            if netsuite_id is None:
-                netsuite_id = _next_id(session, EntityRow, account.pk, FIRST_CUSTOM_ENTITY_ID)
-            elif entity_row(session, account.pk, netsuite_id) is not None:
-                raise AlreadyExistsError(
-                    f"Entity {netsuite_id} already exists in account {account_id}.",
-                    hint="choose another entity ID or leave it out.",
-                )
+            netsuite_id = _chosen_id(session, EntityRow, account, entity_id, FIRST_CUSTOM_ENTITY_ID)
             row = EntityRow(
                 account_pk=account.pk, netsuite_id=netsuite_id, name=name, entity_type=entity_type
             )
@@ -206,14 +199,7 @@ class Tenants:
     ) -> RoleInfo:
         with self._database.transaction() as session:
             account = account_row(session, account_id)
-            netsuite_id = role_id
-            if netsuite_id is None:
-                netsuite_id = _next_id(session, RoleRow, account.pk, FIRST_CUSTOM_ROLE_ID)
-            elif role_row(session, account.pk, netsuite_id) is not None:
-                raise AlreadyExistsError(
-                    f"Role {netsuite_id} already exists in account {account_id}.",
-                    hint="choose another role ID or leave it out.",
-                )
+            netsuite_id = _chosen_id(session, RoleRow, account, role_id, FIRST_CUSTOM_ROLE_ID)
             row = RoleRow(
                 account_pk=account.pk,
                 netsuite_id=netsuite_id,
@@ -255,14 +241,7 @@ class Tenants:
     def map_m2m(self, client_id: str, entity_id: int, role_id: int) -> None:
         """Allow (entity, role) to use the client credentials flow on the integration."""
         with self._database.transaction() as session:
-            integration = integration_row(session, client_id)
-            entity = entity_row(session, integration.account_pk, entity_id)
-            role = role_row(session, integration.account_pk, role_id)
-            if entity is None or role is None:
-                raise NotFoundError(
-                    f"Entity {entity_id} or role {role_id} does not exist in the emulator.",
-                    hint="create them first.",
-                )
+            integration, entity, role = party_rows(session, client_id, entity_id, role_id)
             if not is_mapped(session, integration.pk, entity.pk, role.pk):
                 session.add(_MappingRow(integration_pk=integration.pk, entity_pk=entity.pk, role_pk=role.pk))
 
@@ -314,6 +293,28 @@ def _next_id(session: Session, table: type[EntityRow] | type[RoleRow], account_p
     return max(first, (highest or 0) + 1)
 
 
+def _chosen_id(
+    session: Session,
+    table: type[EntityRow] | type[RoleRow],
+    account: AccountRow,
+    requested: int | None,
+    first: int,
+) -> int:
+    """The requested NetSuite ID of a new entity or role if free in the account, else the next one."""
+    if requested is None:
+        return _next_id(session, table, account.pk, first)
+    taken = session.scalar(
+        select(table.pk).where(table.account_pk == account.pk, table.netsuite_id == requested)
+    )
+    if taken is not None:
+        kind = "Entity" if table is EntityRow else "Role"
+        raise AlreadyExistsError(
+            f"{kind} {requested} already exists in account {account.account_id}.",
+            hint=f"choose another {kind.lower()} ID or leave it out.",
+        )
+    return requested
+
+
 # Row helpers for every part of the state (inside a transaction)
 
 
@@ -352,6 +353,21 @@ def role_row(session: Session, account_pk: int, role_id: int) -> RoleRow | None:
     return session.scalar(
         select(RoleRow).where(RoleRow.account_pk == account_pk, RoleRow.netsuite_id == role_id)
     )
+
+
+def party_rows(
+    session: Session, client_id: str, entity_id: int, role_id: int
+) -> tuple[IntegrationRow, EntityRow, RoleRow]:
+    """The integration and an entity and role of its account, by NetSuite IDs; all must exist."""
+    integration = integration_row(session, client_id)
+    entity = entity_row(session, integration.account_pk, entity_id)
+    role = role_row(session, integration.account_pk, role_id)
+    if entity is None or role is None:
+        raise NotFoundError(
+            f"Entity {entity_id} or role {role_id} does not exist in the emulator.",
+            hint="create them first.",
+        )
+    return integration, entity, role
 
 
 def is_mapped(session: Session, integration_pk: int, entity_pk: int, role_pk: int) -> bool:

@@ -1,11 +1,10 @@
-"""The emulator's SQLite state: identifiers, persistence, bulk set-up, replay memory, thread safety."""
+"""The emulator's state as a whole: identifiers, opening, persistence, bulk set-up, replay memory, threads."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from certrotor.crypto import utcnow
 from certrotor.emulator.state import EmulatorState, NewCertificate, new_certificate_id, new_client_id
 from certrotor.emulator.tenant import ensure_demo_tenant
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[EmulatorState]:
-    opened = EmulatorState.open(tmp_path / "state.db")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 class TestIdentifiers:
@@ -82,7 +72,7 @@ class TestOpening:
             second.close()
 
 
-class TestRecords:
+class TestTenantsAndCertificates:
     def test_duplicate_names_are_refused(self, state: EmulatorState) -> None:
         """Accounts, entity IDs and role IDs are unique within their scope."""
         state.tenants.create_account("ACME1", company_id="1")
