@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-imports typecheck pytest system-deps bench clean
+.PHONY: run test lint lint-imports typecheck pytest netsuite-test system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -18,6 +18,10 @@ system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "PostgreSQL is not installed: run 'sudo apt-get install postgresql'"; fi; \
+	fi
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "Node.js is not installed: run 'sudo apt-get install nodejs npm'"; fi; \
 	fi
 
 run: $(STAMP)
@@ -36,7 +40,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
-test: $(STAMP) system-deps lint lint-imports typecheck pytest
+# The SuiteCloud project's Jest tests; `npm ci` only when node_modules is missing or older than the lock.
+NETSUITE_STAMP := netsuite/node_modules/.installed
+$(NETSUITE_STAMP): netsuite/package-lock.json | system-deps
+	cd netsuite && npm ci --no-audit --no-fund
+	@touch $(NETSUITE_STAMP)
+
+netsuite-test: $(NETSUITE_STAMP)
+	cd netsuite && npm test
+
+test: $(STAMP) system-deps lint lint-imports typecheck netsuite-test pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/keygen.py
