@@ -1,10 +1,13 @@
-"""The local store: credentials, certificate versions (keys sealed at rest), rotation journal, audit.
+"""The local store: credentials, certificate versions (keys sealed at rest), rotation journal, leases, audit.
 
-SQLite by default, PostgreSQL for several daemons; migrated with Alembic when opened.
+SQLite by default, PostgreSQL for several daemons; migrated with Alembic when opened. :class:`Store`
+is the one facade; each concern has its module (``accounts``, ``credentials``, ``versions``,
+``journal``, ``leases``, ``audit``; ``mapping`` turns rows into the records of ``domain``).
 """
 
 from __future__ import annotations
 
+from certrotor.store.credentials import CredentialChanges
 from certrotor.store.domain import (
     Account,
     AuthMode,
@@ -20,7 +23,9 @@ from certrotor.store.domain import (
     Strategy,
     VersionState,
 )
-from certrotor.store.repository import CredentialChanges, CredentialRef, Store, VersionRef
+from certrotor.store.leases import default_owner, lease_holder_is_dead
+from certrotor.store.lookups import CredentialRef, VersionRef
+from certrotor.store.repository import Store
 
 __all__ = [
     "Account",
@@ -40,4 +45,6 @@ __all__ = [
     "Strategy",
     "VersionRef",
     "VersionState",
+    "default_owner",
+    "lease_holder_is_dead",
 ]
