@@ -9,6 +9,7 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -129,10 +130,7 @@ class Grants:
                 _IssuedTokenRow(
                     jti=jti,
                     kind=kind,
-                    integration_pk=grant.integration.pk,
-                    entity_pk=grant.entity.pk,
-                    role_pk=grant.role.pk,
-                    scopes=list(grant.scopes),
+                    **_grant_columns(grant),
                     issued_at=issued_at,
                     expires_at=expires_at,
                     revoked=False,
@@ -169,12 +167,9 @@ class Grants:
             session.add(
                 _AuthorizationCodeRow(
                     code_hash=hash_secret(code),
-                    integration_pk=grant.integration.pk,
-                    entity_pk=grant.entity.pk,
-                    role_pk=grant.role.pk,
                     redirect_uri=redirect_uri,
                     code_challenge=code_challenge,
-                    scopes=list(grant.scopes),
+                    **_grant_columns(grant),
                     expires_at=expires_at,
                     used=False,
                 )
@@ -194,10 +189,7 @@ class Grants:
             session.add(
                 _RefreshTokenRow(
                     token_hash=hash_secret(token),
-                    integration_pk=grant.integration.pk,
-                    entity_pk=grant.entity.pk,
-                    role_pk=grant.role.pk,
-                    scopes=list(grant.scopes),
+                    **_grant_columns(grant),
                     expires_at=expires_at,
                     revoked=False,
                 )
@@ -231,6 +223,16 @@ class Grants:
                 key = loaded
             self._signing_key = (row.kid, key)
             return self._signing_key
+
+
+def _grant_columns(grant: TokenGrant) -> dict[str, Any]:
+    """The :class:`_GrantColumns` values of ``grant``."""
+    return {
+        "integration_pk": grant.integration.pk,
+        "entity_pk": grant.entity.pk,
+        "role_pk": grant.role.pk,
+        "scopes": list(grant.scopes),
+    }
 
 
 def _grant(session: Session, row: _GrantColumns) -> TokenGrant:
