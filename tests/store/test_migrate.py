@@ -32,6 +32,7 @@ TABLES = {
     "web_users",
     "web_onboardings",
     "alert_states",
+    "broker_keys",
     "alembic_version",
 }
 

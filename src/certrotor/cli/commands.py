@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from certrotor.cli import alerts, credentials, demo, remote, rotation
 from certrotor.cli import records as record_commands
+from certrotor.cli.broker import broker_app
 from certrotor.cli.main import app
 from certrotor.cli.web import web_app
 from certrotor.emulator.cli import emulator_app
@@ -24,6 +25,7 @@ app.command("daemon")(rotation.daemon)
 app.add_typer(record_commands.record_app, name="record")
 app.add_typer(record_commands.receiver_app, name="receiver")
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(broker_app, name="broker")
 app.command("demo")(demo.demo)
 app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(web_app, name="web")

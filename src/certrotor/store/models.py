@@ -301,3 +301,28 @@ class WebOnboardingRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class BrokerKeyRow(Base):
+    """An application's key for the token broker: only its SHA-256 is kept, never the key itself."""
+
+    __tablename__ = "broker_keys"
+    __table_args__ = (
+        # One live key per application name; revoked keys keep their rows for the audit trail.
+        Index(
+            "uq_broker_keys_live_app",
+            "app",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app: Mapped[str] = mapped_column(String(64))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    """The first characters of the key, so that people can tell keys apart (not enough to guess it)."""
+    credentials: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
