@@ -146,3 +146,39 @@ class TestServe:
             "error: The broker will not listen on 0.0.0.0: it serves access tokens over plain HTTP. "
             "Fix: use --host 127.0.0.1 (or ::1), or --socket PATH for a Unix socket."
         )
+
+    def test_the_daemon_serves_the_broker_beside_its_rotations(self, cli_world: ServiceWorld) -> None:
+        """``daemon --broker-port 0``: tokens served while the daemon runs; SIGTERM stops both, audited."""
+        key = run_in_process(["broker", "key", "add", "crm", "--credential", "billing", "--json"]).json()[
+            "key"
+        ]
+        process = subprocess.Popen(
+            [*certrotor_command(), "daemon", "--broker-port", "0", "--no-reconcile", "--interval", "0.5"],
+            env=cli_world.env(CERTROTOR_LOG_LEVEL="WARNING"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            found = _LISTENING.search(line)
+            assert found, line + (process.stderr.read() if process.stderr else "")
+            with httpx2.Client(timeout=30) as client:
+                answer = client.post(
+                    found.group(1) + "/v1/token",
+                    json={"credential": "billing"},
+                    headers={"authorization": f"Bearer {key}"},
+                )
+            assert answer.status_code == 200, answer.text
+            current = cli_world.store.current_version("billing")
+            assert current is not None
+            assert answer.json()["certificate_id"] == current.certificate_id
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        events = [e for e in cli_world.store.events(limit=20) if e.action == "broker.tokens_issued"]
+        assert [(e.credential_name, e.detail["app"], e.detail["issued"]) for e in events] == [
+            ("billing", "crm", 1)
+        ]

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from certrotor.errors import ConfigError
 from certrotor.listening import bind_socket
+from certrotor.services.runtime import Runtime
 
 STARTUP_TIMEOUT_SECONDS = 15.0
 DEFAULT_PORT = 8401
@@ -115,3 +116,12 @@ def running_broker(
         if socket_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 Path(socket_path).unlink()
+
+
+@contextlib.contextmanager
+def serve_beside(runtime: Runtime, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """The broker in a thread of another service (``certrotor daemon --broker-port``), sharing its store."""
+    from certrotor.broker.app import Broker, create_broker_app
+
+    with running_broker(create_broker_app(Broker(runtime)), host=host, port=port) as url:
+        yield url

@@ -162,6 +162,10 @@ def daemon(
         int | None,
         typer.Option("--web-port", min=0, max=65535, help="Also serve the web console on 127.0.0.1 here."),
     ] = None,
+    broker_port: Annotated[
+        int | None,
+        typer.Option("--broker-port", min=0, max=65535, help="Serve the token broker on 127.0.0.1 here too."),
+    ] = None,
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
     with open_runtime(service=True) as runtime, ExitStack() as web:
@@ -170,6 +174,11 @@ def daemon(
 
             url = web.enter_context(serve_beside(runtime, web_port))
             console.print(f"certrotor console on {url}", highlight=False)
+        if broker_port is not None:
+            from certrotor.broker.server import serve_beside as serve_broker_beside
+
+            url = web.enter_context(serve_broker_beside(runtime, broker_port))
+            console.print(f"Token broker on {url}", highlight=False)
         metrics = DaemonMetrics() if metrics_port is not None else None
         if metrics is not None and metrics_port is not None:
             try:
