@@ -12,7 +12,7 @@ import pytest
 from certrotor.services.rotation import RotationOutcome, Rotator
 from certrotor.store import RotationStep, RotationTrigger, Strategy
 
-from ._support import ServiceWorld, assert_settled
+from .._support import ServiceWorld, assert_settled
 
 CREDENTIALS = 10
 ROUNDS = 5
