@@ -7,6 +7,7 @@ processes reach it: a loopback address, or a Unix socket only its owner may open
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import ipaddress
 import os
 import socket
@@ -79,9 +80,20 @@ def listen(host: str, port: int, socket_path: Path | None) -> tuple[socket.socke
     return sock, f"http://{shown}:{sock.getsockname()[1]}"
 
 
+def _http_protocol() -> str:
+    """httptools parses requests in C, about twice as fast as h11: the cached token path is CPU-bound."""
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+
+
 def build_server(app: FastAPI) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_config=None, lifespan="on", log_level="warning", access_log=False, ws="none"
+        app,
+        http=_http_protocol(),
+        log_config=None,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        ws="none",
     )
     return uvicorn.Server(config)
 
