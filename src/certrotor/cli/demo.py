@@ -96,6 +96,9 @@ def demo(
                     ),
                 )
             web_url, web_password = stack.enter_context(_demo_console(runtime, web_port))
+            # Handlers first: a SIGTERM right after the announcement below still stops the demo cleanly.
+            service = Daemon(runtime, interval=interval, lease_seconds=60.0)
+            service.install_signal_handlers()
             console.print(
                 f"[bold]certrotor demo[/]: emulator at {emulator.base_url}, store in {root}.\n"
                 f"{credentials} credential(s) with {DEMO_VALIDITY_SECONDS}s certificates: each is rotated "
@@ -110,8 +113,6 @@ def demo(
             )
             # demo1 manages the others' certificates: enrol it first so their first pass succeeds.
             Rotator(runtime, owner=default_owner(), actor="demo").rotate("demo1", RotationTrigger.MANUAL)
-            service = Daemon(runtime, interval=interval, lease_seconds=60.0)
-            service.install_signal_handlers()
             service.run()
         finally:
             stack.close()  # the console first: it uses the runtime

@@ -326,3 +326,43 @@ class BrokerKeyRow(Base):
     credentials: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class WebUserRow(Base):
+    """A person who may log in to the web console; only an Argon2 hash of the password is kept."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+
+
+class WebOnboardingRow(Base):
+    """One onboarding by consent started in the console; its share link is kept only as a hash."""
+
+    __tablename__ = "web_onboardings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credential_name: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(128))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    role_id: Mapped[int] = mapped_column(Integer)
+    base_url: Mapped[str | None] = mapped_column(String(512))
+    manager_credential: Mapped[str | None] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(1024))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    secrets_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    """The OAuth ``state`` and PKCE ``code_verifier``, sealed with the master key."""
+    share_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    share_used_at: Mapped[dt.datetime | None] = mapped_column()
+    started_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -452,7 +452,7 @@ def _connect_page_data(console: Console, template: str) -> dict[str, Any]:
     return {
         "form": _connect_defaults(console, template),
         "templates": [c.name for c in store.list_credentials()],
-        "template": template,
+        "chosen_template": template,
         "onboardings": console.web_store.recent_onboardings(10),
         "error": None,
     }
