@@ -31,8 +31,6 @@ TABLES = {
     "store_meta",
     "web_users",
     "web_onboardings",
-    "web_users",
-    "web_onboardings",
     "alert_states",
     "broker_keys",
     "alembic_version",

@@ -7,7 +7,6 @@ from certrotor.cli import records as record_commands
 from certrotor.cli.broker import broker_app
 from certrotor.cli.main import app
 from certrotor.cli.web import web_app
-from certrotor.cli.web import web_app
 from certrotor.emulator.cli import emulator_app
 
 _ACCEPTS_DASH_IDS = {"ignore_unknown_options": True}
@@ -29,5 +28,4 @@ app.add_typer(emulator_app, name="emulator")
 app.add_typer(broker_app, name="broker")
 app.command("demo")(demo.demo)
 app.add_typer(alerts.alerts_app, name="alerts")
-app.add_typer(web_app, name="web")
 app.add_typer(web_app, name="web")
