@@ -124,7 +124,12 @@ def silent_server() -> Iterator[SilentServer]:
     try:
         yield server
     finally:
+        # shutdown, not just close: close() alone leaves a thread blocked in accept() holding the
+        # socket open, and new connections would queue unanswered.
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
+        thread.join()
         for connection in server.connections:
             connection.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import time_machine
 
 from alerts._receivers import WebhookReceiver, closed_port, webhook_receiver
 from certrotor.alerts import AlertDispatcher, AlertKind, WebhookAlertSettings, WebhookChannel
+from certrotor.config import load_settings
 from certrotor.crypto import utcnow
 from certrotor.health_rules import HealthFacts, HealthReason, HealthStatus, evaluate_health
 from certrotor.keyvault import MasterKey
@@ -124,10 +126,8 @@ class TestTransitions:
         notifier.observe(verdict(WARN, "demo"))
         notifier.observe(verdict(WARN, "other"))
         notifier.observe(verdict(WARN, "demo"))
-        assert [r.json()["credential"] for r in (delivered(notifier, receiver) and receiver.requests)] == [
-            "demo",
-            "other",
-        ]
+        assert notifier.flush(BOUND)
+        assert [request.json()["credential"] for request in receiver.requests] == ["demo", "other"]
 
     def test_a_verdict_from_a_health_report(self, notifier: Notifier, receiver: WebhookReceiver) -> None:
         """Verdict.from_report carries the report's status, summary and reasons with their fixes."""
@@ -248,6 +248,24 @@ class TestRotationEvents:
         alert = notifier.observe(Verdict("demo", WARN, "failed", (reason,), VerdictEvent.ROTATION_FAILED))
         assert alert is not None
         assert alert.kind is AlertKind.ROTATION_FAILED
+
+
+class TestFromSettings:
+    def test_the_environment_webhook_and_interval(
+        self, store: Store, receiver: WebhookReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """CERTROTOR_ALERT_WEBHOOK_URL and CERTROTOR_ALERT_REMINDER_INTERVAL configure the notifier."""
+        for name in [name for name in os.environ if name.startswith("CERTROTOR_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("CERTROTOR_CONFIG", str(tmp_path / "no-config.toml"))
+        monkeypatch.setenv("CERTROTOR_ALERT_WEBHOOK_URL", receiver.url + "/hook")
+        monkeypatch.setenv("CERTROTOR_ALERT_REMINDER_INTERVAL", "2h")
+        notifier = Notifier.from_settings(load_settings(), store)
+        assert notifier.reminder_interval == dt.timedelta(hours=2)
+        notifier.observe(verdict(CRIT))
+        assert delivered(notifier, receiver) == [("status_changed", "CRIT", None)]
+        assert receiver.requests[0].path == "/hook"
+        notifier.close()
 
 
 class TestStateInTheStore:
