@@ -13,8 +13,9 @@ import json
 import os
 import sys
 
-from certrotor.cli import commands  # noqa: F401  (registers every command before the first fork)
-from certrotor.cli.main import main
+from certrotor.cli.main import main, root_command
+
+root_command().load_all()  # commands are imported lazily: import every one before the first fork
 
 
 def _child(request: dict[str, object]) -> None:

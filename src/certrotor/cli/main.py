@@ -12,12 +12,11 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError
 
 from certrotor import __version__
-from certrotor.cli import keys
-from certrotor.cli.output import error_console
+from certrotor.cli.commands import LazyGroup
 from certrotor.errors import CertrotorError
-from certrotor.logging import scrub_text
 
 app = typer.Typer(
+    cls=LazyGroup,
     name="certrotor",
     help="Keep NetSuite OAuth 2.0 M2M certificates valid with no human in the loop.",
     no_args_is_help=True,
@@ -45,13 +44,12 @@ def root(
     """certrotor: NetSuite M2M certificate rotation."""
 
 
-app.command("keygen")(keys.keygen)
-app.add_typer(keys.cert_app, name="cert")
-
-
-def _mount_optional() -> None:
-    """Mount the sub-apps; imported here so ``keygen`` stays fast and import cycles stay out."""
-    from certrotor.cli import commands  # noqa: F401  (registers commands on ``app``)
+def root_command() -> LazyGroup:
+    """The Click group of ``app`` with every sub-command listed (each imported only when it runs)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, LazyGroup)
+    command.add_lazy()
+    return command
 
 
 def _debug_requested(args: Sequence[str]) -> bool:
@@ -83,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
-    _mount_optional()
-    command = typer.main.get_command(app)
+    command = root_command()
     try:
         # Typer vendors its own Click: usage errors are typer.TyperException, not click's classes.
         result = command.main(args=args, prog_name="certrotor", standalone_mode=False)
@@ -94,40 +91,47 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.TyperException as exc:
         if debug:
             raise
-        error_console.print(_usage_error_line(exc), markup=False)
+        _print_error(_usage_error_line(exc))
         sys.exit(getattr(exc, "exit_code", USAGE_EXIT_CODE))
     except typer.Abort:
-        error_console.print("Aborted.")
+        _print_error("Aborted.")
         sys.exit(ERROR_EXIT_CODE)
     except CertrotorError as exc:
         if debug:
             raise
-        error_console.print(f"error: {exc}", markup=False)
+        _print_error(f"error: {exc}")
         sys.exit(getattr(exc, "exit_code", ERROR_EXIT_CODE))
     except KeyboardInterrupt:
-        error_console.print("Interrupted.")
+        _print_error("Interrupted.")
         sys.exit(130)
     except OSError as exc:
         # A path that is missing, not a directory, or not writable (data directory, key files, ...).
         if debug:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        error_console.print(
+        _print_error(
             f"error: {exc.strerror or type(exc).__name__}{where}. Fix: check that the path exists, is "
-            "a directory where one is expected, and that you may write to it (see CERTROTOR_DATA_DIR).",
-            markup=False,
+            "a directory where one is expected, and that you may write to it (see CERTROTOR_DATA_DIR)."
         )
         sys.exit(ERROR_EXIT_CODE)
     except Exception as exc:
         # A bug or an unforeseen failure: still one line (scrubbed of secrets), the traceback on --debug.
         if debug:
             raise
+        from certrotor.logging import scrub_text
+
         detail = " ".join(scrub_text(str(exc)).split()) or "no detail"
-        error_console.print(
+        _print_error(
             f"error: unexpected {type(exc).__name__}: {detail} Fix: run again with "
-            "`certrotor --debug ...` for the traceback and report it.",
-            markup=False,
+            "`certrotor --debug ...` for the traceback and report it."
         )
         sys.exit(ERROR_EXIT_CODE)
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def _print_error(line: str) -> None:
+    """One line on stderr (Rich, imported only when there is something to say)."""
+    from certrotor.cli.output import error_console
+
+    error_console.print(line, markup=False)
