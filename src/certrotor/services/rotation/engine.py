@@ -10,17 +10,13 @@ asks ``steps_for`` and knows no kind.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from certrotor import crypto
 from certrotor.errors import (
     CertrotorError,
-    CredentialBusyError,
     LeaseLostError,
     RotationError,
     VerificationError,
@@ -48,30 +44,6 @@ log = get_logger(__name__)
 
 def subject_for(credential: Credential) -> str:
     return f"certrotor {credential.name}"
-
-
-def default_owner() -> str:
-    """A lease owner name: ``host:pid:random``, so a lease of a dead local process can be recognised."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def lease_holder_is_dead(owner: str) -> bool:
-    """Whether ``owner`` (see :func:`default_owner`) is a process of this host that no longer runs.
-
-    Only a definite "no such process" counts: another host's owner, an unparsable name or a
-    process we may not signal are all treated as alive, so a live holder is never overtaken.
-    """
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,28 +141,13 @@ class Rotator:
         if isinstance(credential, str):
             credential = self.store.get_credential(credential)
         if not claimed:
-            credential = self._claim(credential)
+            # A lease left by a killed process of this host is taken over: `certrotor rotate NAME`
+            # run again after a crash is not refused until the dead process's lease expires.
+            credential = self.store.claim_taking_over_dead(credential, self.owner, self.lease_seconds)
         try:
             return self._rotate_claimed(_Run(self, credential, steps_for(credential, self.runtime)), trigger)
         finally:
             self.store.release(credential, self.owner)
-
-    def _claim(self, credential: Credential) -> Credential:
-        """Lease ``credential``; a lease left by a killed process of this host is taken over.
-
-        Without this, ``certrotor rotate NAME`` run again after a crash would be refused until
-        the dead process's lease expired.
-        """
-        try:
-            return self.store.claim(credential, self.owner, self.lease_seconds)
-        except CredentialBusyError:
-            holder = self.store.get_credential(credential.name).lease_owner
-            if holder is None or not lease_holder_is_dead(holder):
-                raise
-            log.warning("taking over the lease of a dead process", credential=credential.name, holder=holder)
-            # Releases only if the dead holder still has it; a live rival that won meanwhile keeps it.
-            self.store.release(credential, holder)
-            return self.store.claim(credential, self.owner, self.lease_seconds)
 
     def _rotate_claimed(self, run: _Run, trigger: RotationTrigger) -> RotationOutcome:
         run.current_rotation = self.store.open_rotation(run.credential)
@@ -418,8 +375,6 @@ def due_rotation_reason(credential: Credential, now: dt.datetime) -> str:
 __all__ = [
     "RotationOutcome",
     "Rotator",
-    "default_owner",
     "due_rotation_reason",
-    "lease_holder_is_dead",
     "subject_for",
 ]
