@@ -490,6 +490,14 @@ class TestCaps:
         caller.revoke(ids[0])
         assert caller.upload(pem).status_code == 200
 
+    def test_limit_error_code_is_a_setting(self, caller: Caller, emulator: RunningEmulator) -> None:
+        """limit_error_code answers a full integration with another code (real NetSuite's is unknown)."""
+        for _ in range(5):
+            caller.upload_ok()
+        emulator.set_config(limit_error_code="SOME_UNDOCUMENTED_CODE")
+        _key, pem = make_certificate()
+        assert netsuite_error(caller.upload(pem)) == (400, "SOME_UNDOCUMENTED_CODE", LIMIT_DETAIL)
+
     def test_expired_certificates_do_not_count(self, caller: Caller) -> None:
         """Only unexpired certificates take a slot: after they expire, uploads work again."""
         for _ in range(5):

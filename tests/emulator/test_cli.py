@@ -133,3 +133,33 @@ class TestServe:
                 process.wait(timeout=5)
             if process.stderr is not None:
                 process.stderr.close()
+
+    def test_serves_netsuite_as_seen_in_production(self, tmp_path: Path) -> None:
+        """--plain-text-errors, --oracle-content-type and --limit-error-code reach the served config."""
+        state = tmp_path / "e.db"
+        tenant = json.loads(runner.invoke(emulator_app, ["init", "--state", str(state), "--json"]).stdout)
+        options = ["--plain-text-errors", "--oracle-content-type", "--limit-error-code", "LIMIT_X"]
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, "serve", "--state", str(state), "--port", "0", *options],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stderr is not None
+            base_url = process.stderr.readline().split(" on ", 1)[1].split(" ", 1)[0]
+            config = httpx2.get(f"{base_url}/_emulator/config", timeout=10).json()
+            assert (config["plain_text_errors"], config["oracle_content_type"]) == (True, True)
+            assert config["limit_error_code"] == "LIMIT_X"
+            url = f"{base_url}/services/rest/auth/oauth2/v1/clients/{tenant['client_id']}/certificates"
+            refused = httpx2.get(url, headers={"Authorization": "Bearer forged"}, timeout=10)
+            assert refused.headers["content-type"].startswith("text/plain")
+            listed = httpx2.get(url, headers={"Authorization": f"Bearer {tenant['admin_token']}"}, timeout=10)
+            assert listed.headers["content-type"] == "application/vnd.oracle.resource+json"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+            if process.stderr is not None:
+                process.stderr.close()

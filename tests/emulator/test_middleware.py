@@ -1,4 +1,5 @@
-"""Injected faults (before handling and after a stored change) and the request body limit."""
+"""Injected faults (before handling and after a stored change), the request body limit, and answers
+styled as clients in production report NetSuite's."""
 
 from __future__ import annotations
 
@@ -193,3 +194,41 @@ class TestBodyLimit:
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 413 ")
         assert b"connection: close" in answer.lower()
+
+
+class TestAnswerStyle:
+    def test_plain_text_errors(self, caller: Caller, emulator: RunningEmulator) -> None:
+        """plain_text_errors answers a refusal as NetSuite's words in text/plain, nothing else."""
+        emulator.set_config(plain_text_errors=True)
+        refused = caller.list(token="forged")
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("text/plain")
+        assert refused.text.startswith("Invalid login attempt.")
+        missing = caller.http.get(
+            caller.endpoints.api_base + "/app/site/hosting/restlet.nl",
+            params={
+                "script": "customscript_certrotor_certificates",
+                "deploy": "1",
+                "record": "custcertificate_nope",
+            },
+            headers={"Authorization": f"Bearer {caller.tenant.admin_token}"},
+        )
+        assert (missing.status_code, missing.text) == (404, 'Certificate "custcertificate_nope" not found')
+
+    def test_oracle_content_type_on_successes(self, caller: Caller, emulator: RunningEmulator) -> None:
+        """oracle_content_type labels JSON successes application/vnd.oracle.resource+json."""
+        emulator.set_config(oracle_content_type=True)
+        _key, certificate_id = caller.upload_ok()
+        listed = caller.list()
+        assert listed.headers["content-type"] == "application/vnd.oracle.resource+json"
+        assert [item["certificate_id"] for item in listed.json()] == [certificate_id]
+        # Errors stay JSON unless plain_text_errors is set too; the revoke answer stays text.
+        assert caller.list(token="forged").headers["content-type"].startswith("application/json")
+        assert caller.revoke(certificate_id).text == "Successfully revoked"
+
+    def test_token_endpoint_is_not_restyled(self, caller: Caller, emulator: RunningEmulator) -> None:
+        """The token endpoint keeps RFC 6749 JSON errors."""
+        emulator.set_config(plain_text_errors=True, oracle_content_type=True)
+        response = caller.token("not-a-jwt")
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["error"]

@@ -86,8 +86,30 @@ class TestRecordClient:
         assert [info.script_id for info in client.list_records()] == [SCRIPT_ID]
         with pytest.raises(NetSuiteAPIError) as caught:
             client.create("_oa_realtime", "OpenAir real-time")
-        assert caught.value.status_code == 409
+        # The RESTlet (and the emulator) cannot answer 409: HTTP 400 with its code and words.
+        assert (caught.value.status_code, caught.value.error_code) == (400, "INVALID_CONTENT")
+        assert caught.value.message == (
+            'Certificate "custcertificate_oa_realtime" already exists; nothing was changed.'
+        )
         assert "certrotor rotate openair" in caught.value.hint
+
+    @pytest.mark.parametrize("deploy", ["1", "customdeploy_certrotor_certificates"])
+    def test_deployment_is_a_setting(self, emulator: RunningEmulator, deploy: str) -> None:
+        """The RESTlet's deployment is reached by its number or its script ID (the default)."""
+        auth = BearerTokenAuth(emulator.tenant.admin_token)
+        with RecordClient(emulator.endpoints, auth=auth, deploy=deploy) as client:
+            assert client.get(SCRIPT_ID).is_placeholder
+
+    def test_wrong_deployment_keeps_netsuites_words(self, emulator: RunningEmulator) -> None:
+        """A RESTlet deployed elsewhere is refused with NetSuite's code and text, not a crash."""
+        auth = BearerTokenAuth(emulator.tenant.admin_token)
+        with (
+            RecordClient(emulator.endpoints, auth=auth, script="customscript_elsewhere") as client,
+            pytest.raises(NetSuiteAPIError) as caught,
+        ):
+            client.get(SCRIPT_ID)
+        assert caught.value.error_code == "SSS_INVALID_SCRIPTLET_ID"
+        assert "customscript_elsewhere" in caught.value.message
 
     def test_bad_token(self, emulator: RunningEmulator) -> None:
         """A forged token raises AuthenticationError."""
@@ -252,3 +274,42 @@ class TestRestletErrorShape:
         assert caught.value.error_code == "SSS_MISSING_REQD_ARGUMENT"
         assert "file is required" in caught.value.message
         assert not isinstance(caught.value, RecordNotFoundError)
+
+
+@pytest.fixture(params=["json", "plain text and Oracle's content type"])
+def answer_style(request: pytest.FixtureRequest, emulator: RunningEmulator) -> str:
+    """The emulator answering as documented (JSON), or as clients in production report NetSuite."""
+    production = request.param != "json"
+    emulator.set_config(plain_text_errors=production, oracle_content_type=production)
+    return str(request.param)
+
+
+class TestDefensiveParsing:
+    def test_reads_and_writes_in_both_styles(self, client: RecordClient, answer_style: str) -> None:
+        """Successes parse whatever their JSON content type is called."""
+        key, certificate = _key_and_certificate()
+        assert client.replace_file(SCRIPT_ID, key, certificate).fingerprint_sha256
+        assert [info.script_id for info in client.list_records()] == [SCRIPT_ID]
+
+    def test_missing_record_in_both_styles(self, client: RecordClient, answer_style: str) -> None:
+        """A missing record is RecordNotFoundError with the seed's words, from JSON or plain text."""
+        client.delete(SCRIPT_ID)
+        with pytest.raises(RecordNotFoundError) as caught:
+            client.get(SCRIPT_ID)
+        assert caught.value.message == 'Certificate "custcertificate_oa_realtime" not found'
+
+    def test_existing_record_in_both_styles(self, client: RecordClient, answer_style: str) -> None:
+        """Creating an existing record is recognised from its text alone (plain text has no code)."""
+        with pytest.raises(NetSuiteAPIError, match="already exists; nothing was changed") as caught:
+            client.create("_oa_realtime", "OpenAir real-time")
+        assert caught.value.status_code == 400
+
+    def test_plain_text_refusal_keeps_netsuites_text(self, emulator: RunningEmulator) -> None:
+        """A plain-text 401 is AuthenticationError carrying NetSuite's own sentence."""
+        emulator.set_config(plain_text_errors=True)
+        with (
+            RecordClient(emulator.endpoints, auth=BearerTokenAuth("forged")) as client,
+            pytest.raises(AuthenticationError) as caught,
+        ):
+            client.get(SCRIPT_ID)
+        assert "Invalid login attempt." in caught.value.message

@@ -59,8 +59,9 @@ class RestletCaller:
         body: dict[str, Any] | None = None,
         token: object = ADMIN,
         script: str = RECORDS_RESTLET_SCRIPT,
+        deploy: str = "1",
     ) -> httpx2.Response:
-        params = {"script": script, "deploy": "1"}
+        params = {"script": script, "deploy": deploy}
         if record is not None:
             params["record"] = record
         headers = {"Authorization": f"Bearer {self.emulator.tenant.admin_token}"} if token is ADMIN else {}
@@ -200,12 +201,17 @@ class TestRestlet:
         assert "too weak" in message
 
     def test_create_delete_create(self, restlet: RestletCaller) -> None:
-        """POST creates a record (409 if it exists), DELETE removes it, and it can be recreated."""
+        """POST creates a record (400 INVALID_CONTENT if it exists, as the RESTlet), DELETE removes it,
+        and it can be recreated."""
         _key, pem = _pem_file()
         body = {"script_id": "_second", "name": "Second", "file_content": pem}
         created = restlet.info(restlet.call("POST", body=body))
         assert created.script_id == "custcertificate_second"
-        assert restlet.call("POST", body=body).status_code == 409
+        assert _error(restlet.call("POST", body=body)) == (
+            400,
+            "INVALID_CONTENT",
+            'Certificate "custcertificate_second" already exists.',
+        )
         assert restlet.call("DELETE", record="custcertificate_second").json() == {
             "deleted": "custcertificate_second"
         }
@@ -246,6 +252,16 @@ class TestRestlet:
             400,
             "SSS_INVALID_SCRIPTLET_ID",
         )
+
+    @pytest.mark.parametrize("deploy", ["1", "customdeploy_certrotor_certificates"])
+    def test_deployment_by_number_or_script_id(self, restlet: RestletCaller, deploy: str) -> None:
+        """NetSuite takes the deployment as its number or its script ID (the SuiteCloud project's)."""
+        assert restlet.info(restlet.call("GET", record=SCRIPT_ID, deploy=deploy)).script_id == SCRIPT_ID
+
+    def test_unknown_deployment(self, restlet: RestletCaller) -> None:
+        """Another deployment is not the records RESTlet's."""
+        refused = restlet.call("GET", record=SCRIPT_ID, deploy="customdeploy_other")
+        assert _error(refused)[:2] == (400, "SSS_INVALID_SCRIPTLET_ID")
 
 
 class TestSendImport:

@@ -2,7 +2,8 @@
 
 Reads, file replacements and deletions are retried (repeating them changes nothing more); a
 create is sent again only when it provably never left. A missing record raises
-``RecordNotFoundError`` with seed 004's words and the command that recreates it.
+``RecordNotFoundError`` with seed 004's words and the command that recreates it; an existing one
+(409, or the RESTlet's 400 ``INVALID_CONTENT`` with its text) an error that says what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pydantic import ValidationError
 
 from certrotor.client._http import OwnsHttpClient, build_http_client
 from certrotor.client._retry import RetryPolicy
@@ -27,7 +27,7 @@ from certrotor.errors import NetSuiteAPIError, RecordNotFoundError, RemoteError,
 from certrotor.protocol.records import (
     PLACEHOLDER_FILE_NAME,
     RECORD_QUERY_PARAM,
-    RECORDS_RESTLET_DEPLOY,
+    RECORDS_RESTLET_DEPLOYMENT_ID,
     RECORDS_RESTLET_SCRIPT,
     RESTLET_PATH,
     CertificateRecordInfo,
@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 RECORD_FILE_NAME = "certrotor-record.pem"
 _NOT_FOUND_CODES = {"NONEXISTENT_ID", "RECORD_NOT_FOUND", "CERTIFICATE_NOT_FOUND"}
 _NOT_FOUND_TEXT = re.compile(r'Certificate "[^"]+" not found', re.IGNORECASE)
+_EXISTS_CODES = {"INVALID_CONTENT", "DUP_RCRD", "DUPLICATE_RECORD"}
+"""Codes a create of an existing record comes back with: the RESTlet's (and emulator's), NetSuite's."""
+_EXISTS_TEXT = re.compile(r'Certificate "[^"]+" already exists', re.IGNORECASE)
 
 
 def recreate_hint(credential_name: str | None) -> str:
@@ -86,14 +89,17 @@ def record_file_upload(
         file_format="pkcs12",
         file_content=base64.b64encode(der).decode("ascii"),
         password=password,
+        # The deployed RESTlet cannot open a PKCS#12 file to describe the record: it reads this.
+        certificate=certificate_to_pem(certificate),
     )
 
 
 class RecordClient(OwnsHttpClient):
     """One account's certificate records over one ``httpx2.Client`` (a context manager).
 
-    ``auth`` is a bearer auth for a role with the Certificate Management permission and the
-    ``restlets`` scope; ``credential_name`` names the credential in the fix hints.
+    ``auth`` is a bearer auth for a role with the Certificate Access permission and the
+    ``restlets`` scope; ``credential_name`` names the credential in the fix hints; ``script`` and
+    ``deploy`` say where the RESTlet is deployed (the SuiteCloud project's IDs by default).
     """
 
     def __init__(
@@ -107,7 +113,7 @@ class RecordClient(OwnsHttpClient):
         retry: RetryPolicy | None = None,
         credential_name: str | None = None,
         script: str = RECORDS_RESTLET_SCRIPT,
-        deploy: str = RECORDS_RESTLET_DEPLOY,
+        deploy: str = RECORDS_RESTLET_DEPLOYMENT_ID,
     ) -> None:
         self.endpoints = endpoints
         self.credential_name = credential_name
@@ -182,17 +188,7 @@ class RecordClient(OwnsHttpClient):
             )
         except httpx2.TransportError as exc:
             raise unavailable_error(exc, operation=operation) from exc
-        if response.status_code == 409:
-            response.read()
-            name = self.credential_name or "NAME"
-            raise NetSuiteAPIError(
-                f'Certificate "{script_id}" already exists; nothing was changed.',
-                status_code=409,
-                error_code=None,
-                hint=f"a rotation replaces its file: `certrotor rotate {name}` "
-                f"(`certrotor record show {name}` shows what it holds).",
-            )
-        self._raise_for_status(response, operation, script_id)
+        self._raise_for_status(response, operation, script_id, creating=True)
         return parse_json_model(response, CertificateRecordInfo, operation=operation)
 
     def delete(self, script_id: str) -> None:
@@ -217,11 +213,23 @@ class RecordClient(OwnsHttpClient):
             lambda: self._build(method, params=params, json=json), operation=operation
         )
 
-    def _raise_for_status(self, response: httpx2.Response, operation: str, script_id: str | None) -> None:
+    def _raise_for_status(
+        self, response: httpx2.Response, operation: str, script_id: str | None, *, creating: bool = False
+    ) -> None:
         if response.is_success:
             return
         response.read()
-        error = _restlet_error(response, operation) or error_for_response(response, operation=operation)
+        error = error_for_response(response, operation=operation)
+        if creating and script_id is not None and _means_exists(error):
+            assert isinstance(error, NetSuiteAPIError)
+            name = self.credential_name or "NAME"
+            raise NetSuiteAPIError(
+                f'Certificate "{script_id}" already exists; nothing was changed.',
+                status_code=error.status_code,
+                error_code=error.error_code,
+                hint=f"a rotation replaces its file: `certrotor rotate {name}` "
+                f"(`certrotor record show {name}` shows what it holds).",
+            )
         if script_id is not None and _means_not_found(error):
             assert isinstance(error, NetSuiteAPIError)
             raise RecordNotFoundError(
@@ -241,27 +249,13 @@ def _means_not_found(error: RemoteError) -> bool:
     )
 
 
-def _restlet_error(response: httpx2.Response, operation: str) -> NetSuiteAPIError | None:
-    """A RESTlet's own error shape, ``{"error": {"code": ..., "message": ...}}``, as a typed error."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
-        return None
-    try:
-        code = str(body["error"].get("code") or "") or None
-        message = str(body["error"].get("message") or "")
-    except (ValidationError, AttributeError):
-        return None
-    if response.status_code == 429 or response.status_code >= 500:
-        return None
-    return NetSuiteAPIError(
-        f"NetSuite refused {operation} (HTTP {response.status_code}{f' {code}' if code else ''}): {message}",
-        status_code=response.status_code,
-        error_code=code,
-        hint="see NetSuite's message; check that the certrotor certificates RESTlet is deployed.",
-    )
+def _means_exists(error: RemoteError) -> bool:
+    """A create refused because the record exists: 409, or the RESTlet's 400 with its code or text."""
+    if not isinstance(error, NetSuiteAPIError):
+        return False
+    if error.status_code == 409 or _EXISTS_TEXT.search(error.message):
+        return True
+    return error.status_code == 400 and error.error_code in _EXISTS_CODES and "exist" in error.message.lower()
 
 
 __all__ = ["RecordClient", "record_file_upload", "recreate_hint"]

@@ -1,7 +1,10 @@
 """NetSuite's answers turned into models or typed errors; no I/O beyond reading a response body.
 
 Every message is built from status codes, error codes and NetSuite's own words, never from
-request headers or bodies, so no token, assertion or key can leak into an exception.
+request headers or bodies, so no token, assertion or key can leak into an exception. Bodies are
+read whatever their content type: NetSuite's REST error JSON, a RESTlet's ``{"error": {...}}``,
+other JSON, or plain text (as clients in production report, also with
+``application/vnd.oracle.resource+json``); NetSuite's own text is kept in the error.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from certrotor.protocol.models import (
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _SNIPPET_CHARS = 120
+_WORDS_CHARS = 500
+"""NetSuite's own words in an error are kept up to this length (masked like a snippet)."""
+_MESSAGE_KEYS = ("detail", "message", "error_description", "title")
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=.]{40,}")
 
@@ -60,11 +66,11 @@ _TOKEN_ERROR_HINTS = {
 }
 
 
-def safe_snippet(text: str) -> str:
+def safe_snippet(text: str, *, limit: int = _SNIPPET_CHARS) -> str:
     """A short, single-line excerpt of an unexpected body, with anything token-like masked."""
     masked = _LONG_OPAQUE.sub("[redacted]", _JWT_LIKE.sub("[redacted]", text))
     line = " ".join(masked.split())
-    return line if len(line) <= _SNIPPET_CHARS else line[: _SNIPPET_CHARS - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _describe(response: httpx2.Response) -> str:
@@ -106,14 +112,55 @@ def _oauth_error(body: Any) -> OAuthErrorBody | None:
         return None
 
 
+def _restlet_error(body: Any) -> tuple[str | None, str] | None:
+    """A RESTlet's ``{"error": {"code": ..., "message": ...}}`` (``N/error``): its code and text."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code") or error.get("name")
+    message = error.get("message")
+    if not isinstance(message, str) and not isinstance(code, str):
+        return None
+    return (str(code) if code else None), (str(message) if message else "")
+
+
+def _other_words(response: httpx2.Response, body: Any) -> str:
+    """NetSuite's words in an error body of no known shape: a message field of JSON, or plain text.
+
+    HTML (a proxy's or login page) has no words of NetSuite's; its snippet goes into a generic error.
+    """
+    if isinstance(body, dict):
+        for key in _MESSAGE_KEYS:
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return safe_snippet(value, limit=_WORDS_CHARS)
+        return ""
+    if isinstance(body, str):
+        return safe_snippet(body, limit=_WORDS_CHARS)
+    if body is not None or not response.content:
+        return ""
+    content_type = response.headers.get("Content-Type", "").lower()
+    try:
+        text = response.content.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if "html" in content_type or text.lstrip().startswith("<"):
+        return ""
+    return safe_snippet(text, limit=_WORDS_CHARS)
+
+
 def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteError:
     """The typed error for a non-success answer (read ``response`` first)."""
     status = response.status_code
     body = _json_body(response)
     netsuite = _netsuite_error(body)
     oauth = _oauth_error(body) if netsuite is None else None
+    restlet = _restlet_error(body) if netsuite is None and oauth is None else None
+    words = "" if netsuite or oauth or restlet else _other_words(response, body)
     if status == 429 or status >= 500:
-        said = netsuite.message if netsuite else (oauth.error if oauth else "")
+        said = words
+        if netsuite or oauth or restlet:
+            said = netsuite.message if netsuite else (oauth.error if oauth else restlet[1] if restlet else "")
         return RemoteUnavailableError(
             f"NetSuite could not serve {operation}: {_describe(response)}" + (f": {said}." if said else ".")
         )
@@ -133,6 +180,17 @@ def error_for_response(response: httpx2.Response, *, operation: str) -> RemoteEr
             error=oauth.error,
             status_code=status,
             hint=_TOKEN_ERROR_HINTS.get(oauth.error),
+        )
+    if restlet is not None or words:
+        restlet_code = restlet[0] if restlet is not None else None
+        text = restlet[1] if restlet is not None else words
+        error_class = _NETSUITE_ERRORS.get(status, NetSuiteAPIError)
+        shown = f" {restlet_code}" if restlet_code else ""
+        return error_class(
+            f"NetSuite refused {operation} (HTTP {status}{shown}): {text}",
+            status_code=status,
+            error_code=restlet_code,
+            hint=error_class.default_hint or _netsuite_hint(status),
         )
     snippet = safe_snippet(response.text) if response.content else ""
     return RemoteError(

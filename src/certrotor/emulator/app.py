@@ -14,7 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certrotor.emulator.config import EmulatorConfig
-from certrotor.emulator.middleware import BodyLimitMiddleware, FaultInjectionMiddleware
+from certrotor.emulator.middleware import (
+    AnswerStyleMiddleware,
+    BodyLimitMiddleware,
+    FaultInjectionMiddleware,
+)
 from certrotor.emulator.problems import (
     INVALID_CONTENT,
     METHOD_NOT_ALLOWED,
@@ -114,9 +118,11 @@ def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> Fa
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
-    # Added last is outermost: the body limit runs first, then the faults.
+    # Added last is outermost: the answer style sees every answer, then the body limit runs, then
+    # the faults.
     app.add_middleware(FaultInjectionMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, runtime=runtime)
+    app.add_middleware(AnswerStyleMiddleware, runtime=runtime)
     return app
 
 

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from certrotor.emulator.config import (
     ACTIVE_CERTIFICATES_PER_COMBINATION,
     ACTIVE_CERTIFICATES_PER_INTEGRATION,
+    LIMIT_ERROR_CODE,
+    ORACLE_CONTENT_TYPE,
     EmulatorConfig,
 )
 from certrotor.errors import CertrotorError, InputError
@@ -105,6 +107,15 @@ def serve_command(
     max_faults: Annotated[int | None, typer.Option(min=0, help="Stop faults after this many.")] = None,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault dice.")] = None,
     dash_certificate_ids: Annotated[bool, typer.Option(help="Make certificate IDs begin with '-'.")] = False,
+    limit_error_code: Annotated[
+        str, typer.Option(help="Error code of an upload refused at a certificate cap.")
+    ] = LIMIT_ERROR_CODE,
+    plain_text_errors: Annotated[
+        bool, typer.Option(help="Answer certificate and records RESTlet errors as plain text.")
+    ] = False,
+    oracle_content_type: Annotated[
+        bool, typer.Option(help=f"Answer their JSON successes as {ORACLE_CONTENT_TYPE}.")
+    ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the emulator until interrupted (Ctrl-C)."""
@@ -138,6 +149,9 @@ def serve_command(
             max_faults=max_faults,
             fault_seed=fault_seed,
             dash_certificate_ids=dash_certificate_ids,
+            limit_error_code=limit_error_code,
+            plain_text_errors=plain_text_errors,
+            oracle_content_type=oracle_content_type,
         )
     except ValidationError as error:
         _fail(_config_error(error))

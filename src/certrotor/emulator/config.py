@@ -12,6 +12,10 @@ ACTIVE_CERTIFICATES_PER_INTEGRATION = 5
 """NetSuite: at most five active certificates per integration record (documented as of 2026.1)."""
 ACTIVE_CERTIFICATES_PER_COMBINATION: int | None = None
 """Per (integration, entity, role): NetSuite documents none, so none; ``1`` forces revoke-then-upload."""
+LIMIT_ERROR_CODE = "CERTIFICATE_LIMIT_REACHED"
+"""The emulator's own code for a refusal at a cap; real NetSuite's is not documented (a setting)."""
+ORACLE_CONTENT_TYPE = "application/vnd.oracle.resource+json"
+"""The content type clients in production report on NetSuite's JSON answers."""
 
 FAULT_FIELDS = frozenset(
     {
@@ -59,6 +63,13 @@ class EmulatorConfig(BaseModel):
     """Extra base URL accepted in an assertion's ``aud`` (e.g. behind a proxy)."""
     dash_certificate_ids: bool = False
     """Make every new certificate ID begin with ``-`` (real ones sometimes do) to test CLIs."""
+    limit_error_code: str = Field(default=LIMIT_ERROR_CODE, pattern=r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+    """The error code of an upload refused at a cap: any other code plays real NetSuite's unknown one."""
+    plain_text_errors: bool = False
+    """Answer the certificate endpoints' and the records RESTlet's errors as plain text (NetSuite's
+    words only), as clients in production report."""
+    oracle_content_type: bool = False
+    """Answer their JSON successes with ``application/vnd.oracle.resource+json``."""
 
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     """Probability of a 5xx answer before handling."""

@@ -1,14 +1,17 @@
-"""ASGI middleware of the emulator: a bounded request body, and injected faults for resilience tests."""
+"""ASGI middleware of the emulator: a bounded request body, injected faults for resilience tests, and
+answers styled as clients in production see NetSuite's (plain-text errors, Oracle's content type)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.responses import JSONResponse
 
+from certrotor.emulator.config import ORACLE_CONTENT_TYPE
 from certrotor.emulator.problems import (
     RATE_LIMIT_EXCEEDED,
     REQUEST_TOO_LARGE,
@@ -16,6 +19,7 @@ from certrotor.emulator.problems import (
     netsuite_error_body,
 )
 from certrotor.emulator.runtime import EmulatorRuntime, Fault
+from certrotor.protocol.records import RESTLET_PATH
 from certrotor.protocol.urls import TOKEN_PATH
 
 Scope = MutableMapping[str, Any]
@@ -198,3 +202,74 @@ class FaultInjectionMiddleware:
             SERVICE_UNAVAILABLE,
             "The service is temporarily unavailable (injected fault); retry later.",
         )
+
+
+def styled(path: str) -> bool:
+    """Answer styles apply to the certificate endpoints and the records RESTlet (not the token endpoint)."""
+    return path == RESTLET_PATH or bool(_CERTIFICATE_PATHS.match(path))
+
+
+def error_text(body: bytes) -> str | None:
+    """NetSuite's own words in a JSON error body (REST or RESTlet shape); ``None`` if it has none."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    details = parsed.get("o:errorDetails")
+    if isinstance(details, list):
+        words = [str(d.get("detail")) for d in details if isinstance(d, dict) and d.get("detail")]
+        return " ".join(words) or None
+    error = parsed.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return None
+
+
+class AnswerStyleMiddleware:
+    """With ``plain_text_errors`` errors become plain text; with ``oracle_content_type`` JSON successes
+    carry ``application/vnd.oracle.resource+json``: NetSuite as clients in production report it."""
+
+    def __init__(self, app: ASGIApp, runtime: EmulatorRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self.runtime.config
+        if (
+            scope["type"] != "http"
+            or not (config.plain_text_errors or config.oracle_content_type)
+            or not styled(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def restyle(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            status, body, headers = start["status"], b"".join(chunks), list(start.get("headers", []))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            is_json = content_type.startswith(b"application/json")
+            if status >= 400 and config.plain_text_errors and is_json:
+                text = error_text(body)
+                if text is not None:
+                    body, content_type = text.encode("utf-8"), b"text/plain;charset=UTF-8"
+            elif status < 400 and config.oracle_content_type and is_json:
+                content_type = ORACLE_CONTENT_TYPE.encode("ascii")
+            kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
+            kept += [(b"content-type", content_type), (b"content-length", str(len(body)).encode("ascii"))]
+            await send({**start, "headers": kept})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(scope, receive, restyle)

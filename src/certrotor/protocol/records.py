@@ -29,6 +29,7 @@ SCRIPT_ID_PREFIX = "custcertificate"
 DEFAULT_RECORD_ID = "_oa_realtime"
 DEFAULT_RECORD_NAME = "OpenAir real-time"
 MAX_SCRIPT_ID_LENGTH = 40
+MAX_RESTLET_ID_LENGTH = 40
 
 RESTLET_PATH = "/app/site/hosting/restlet.nl"
 RECORDS_RESTLET_SCRIPT = "customscript_certrotor_certificates"
@@ -36,6 +37,8 @@ RECORDS_RESTLET_DEPLOY = "1"
 RECORDS_RESTLET_DEPLOYMENT_ID = "customdeploy_certrotor_certificates"
 """The deployment's script ID in the SuiteCloud project (``netsuite/``); NetSuite accepts it as ``deploy``."""
 RECORD_QUERY_PARAM = "record"
+OPENAIR_RECORD_SCRIPT_ID = SCRIPT_ID_PREFIX + DEFAULT_RECORD_ID
+"""OpenAir's own record: its connector rotates it, so certrotor only watches it unless told otherwise."""
 
 PLACEHOLDER_FILE_NAME = "openair-certificate.pem"
 """The bundled certificate file of the OpenAir bundle (369630): deliberately not valid (seed 004)."""
@@ -60,6 +63,37 @@ def record_script_id(record_id: str) -> str:
             f"prefix {SCRIPT_ID_PREFIX!r}, and the whole ID has at most {MAX_SCRIPT_ID_LENGTH} characters.",
         )
     return value
+
+
+_RESTLET_SCRIPT_ID = re.compile(r"^customscript[a-z0-9_]+$")
+_RESTLET_DEPLOY_ID = re.compile(r"^(?:[1-9][0-9]*|customdeploy[a-z0-9_]+)$")
+
+
+def restlet_script_param(value: str) -> str:
+    """A RESTlet's ``script`` parameter: its script ID (``customscript_...``), lower case."""
+    script = value.strip().lower()
+    if not _RESTLET_SCRIPT_ID.match(script) or len(script) > MAX_RESTLET_ID_LENGTH:
+        raise InputError(
+            f"Invalid RESTlet script ID {value!r}.",
+            hint=f"give the script record's ID, e.g. --script-id {RECORDS_RESTLET_SCRIPT}.",
+        )
+    return script
+
+
+def restlet_deploy_param(value: str) -> str:
+    """A RESTlet's ``deploy`` parameter: the deployment's number or its script ID (``customdeploy_...``)."""
+    deploy = value.strip().lower()
+    if not _RESTLET_DEPLOY_ID.match(deploy) or len(deploy) > MAX_RESTLET_ID_LENGTH:
+        raise InputError(
+            f"Invalid RESTlet deployment {value!r}.",
+            hint=f"give its ID or number, e.g. --deploy-id {RECORDS_RESTLET_DEPLOYMENT_ID}.",
+        )
+    return deploy
+
+
+def record_exists_message(script_id: str) -> str:
+    """What the RESTlet (and the emulator) say when a record to create already exists."""
+    return f'Certificate "{script_id}" already exists.'
 
 
 def record_not_found_message(script_id: str) -> str:
@@ -157,6 +191,7 @@ class RestletErrorBody(_Model):
 __all__ = [
     "DEFAULT_RECORD_ID",
     "DEFAULT_RECORD_NAME",
+    "OPENAIR_RECORD_SCRIPT_ID",
     "PLACEHOLDER_FILE_NAME",
     "RECORDS_RESTLET_DEPLOY",
     "RECORDS_RESTLET_DEPLOYMENT_ID",
@@ -173,6 +208,9 @@ __all__ = [
     "RestletErrorDetail",
     "placeholder_fingerprint",
     "placeholder_pem",
+    "record_exists_message",
     "record_not_found_message",
     "record_script_id",
+    "restlet_deploy_param",
+    "restlet_script_param",
 ]

@@ -18,12 +18,20 @@ from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec, utcnow
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
 from certrotor.keyvault import MasterKey
 from certrotor.protocol.models import SCOPES
+from certrotor.protocol.records import (
+    OPENAIR_RECORD_SCRIPT_ID,
+    RECORDS_RESTLET_DEPLOYMENT_ID,
+    RECORDS_RESTLET_SCRIPT,
+    restlet_deploy_param,
+    restlet_script_param,
+)
 from certrotor.store import accounts
 from certrotor.store.domain import (
     AuthMode,
     Credential,
     CredentialKind,
     CredentialSpec,
+    RecordMode,
     RotationStep,
     Strategy,
 )
@@ -63,6 +71,9 @@ class CredentialChanges(TypedDict, total=False):
     delivery_dir: str | None
     record_script_id: str | None
     record_name: str | None
+    record_mode: RecordMode
+    restlet_script_id: str
+    restlet_deploy_id: str
 
 
 CHANGEABLE = frozenset(CredentialChanges.__annotations__)
@@ -133,6 +144,9 @@ def add_many(session: Session, master_key: MasterKey, specs: Iterable[Credential
             delivery_dir=spec.delivery_dir,
             record_script_id=spec.record_script_id,
             record_name=spec.record_name,
+            record_mode=spec.record_mode,
+            restlet_script_id=spec.restlet_script_id,
+            restlet_deploy_id=spec.restlet_deploy_id,
             failed_attempts=0,
             created_at=now,
             updated_at=now,
@@ -243,6 +257,12 @@ def update(session: Session, name: str, changes: CredentialChanges) -> Credentia
     row.delivery_dir = spec.delivery_dir
     row.record_script_id = spec.record_script_id
     row.record_name = spec.record_name
+    row.record_mode = spec.record_mode
+    row.restlet_script_id = spec.restlet_script_id
+    row.restlet_deploy_id = spec.restlet_deploy_id
+    if spec.record_mode is RecordMode.MONITOR:
+        # certrotor never writes a watched record: nothing to plan.
+        row.next_rotation_at = None
     session.flush()
     return to_credential(row)
 
@@ -369,6 +389,7 @@ def validated_spec(spec: CredentialSpec) -> CredentialSpec:
             "A certificate record credential needs the record's script ID.",
             hint="give --record custcertificate_... (Setup > Company > Certificates).",
         )
+    record_settings = _record_settings(spec, kind)
     if spec.management_token is not None and not spec.management_token.strip():
         raise InputError("The management token is empty.", hint="give the access token itself.")
     if spec.delivery_dir is not None and not Path(spec.delivery_dir).is_absolute():
@@ -385,7 +406,30 @@ def validated_spec(spec: CredentialSpec) -> CredentialSpec:
         auth_mode=auth_mode,
         key_spec=parse_enum(KeySpec, spec.key_spec, "key type"),
         strategy=parse_enum(Strategy, spec.strategy, "strategy"),
+        **record_settings,
     )
+
+
+def _record_settings(spec: CredentialSpec, kind: CredentialKind) -> dict[str, Any]:
+    """A record credential's mode and RESTlet (defaults filled in); an M2M credential has none."""
+    if kind is not CredentialKind.RECORD:
+        if spec.record_mode is not None:
+            raise InputError(
+                "Only a certificate record credential has a mode (rotate or monitor).",
+                hint="drop --mode for an M2M credential.",
+            )
+        return {"record_mode": None, "restlet_script_id": None, "restlet_deploy_id": None}
+    if spec.record_mode is not None:
+        mode = parse_enum(RecordMode, spec.record_mode, "record mode")
+    elif (spec.record_script_id or "").lower() == OPENAIR_RECORD_SCRIPT_ID:
+        mode = RecordMode.MONITOR  # OpenAir's connector rotates its own record
+    else:
+        mode = RecordMode.ROTATE
+    return {
+        "record_mode": mode,
+        "restlet_script_id": restlet_script_param(spec.restlet_script_id or RECORDS_RESTLET_SCRIPT),
+        "restlet_deploy_id": restlet_deploy_param(spec.restlet_deploy_id or RECORDS_RESTLET_DEPLOYMENT_ID),
+    }
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)

@@ -37,6 +37,17 @@ class Strategy(enum.StrEnum):
     REPLACE = "replace"
 
 
+class RecordMode(enum.StrEnum):
+    """What certrotor does with a certificate record: write new certificates, or only watch it.
+
+    ``monitor`` is for a record that another system rotates (OpenAir's connector rotates
+    ``custcertificate_oa_realtime`` itself); ``rotate`` for systems that play OpenAir's part.
+    """
+
+    ROTATE = "rotate"
+    MONITOR = "monitor"
+
+
 class AuthMode(enum.StrEnum):
     """How management calls authenticate: the credential's own certificate, another one, or a token."""
 
@@ -112,6 +123,12 @@ class CredentialSpec:
     delivery_dir: str | None = None
     record_script_id: str | None = None
     record_name: str | None = None
+    record_mode: RecordMode | None = None
+    """Record credentials: ``None`` chooses ``monitor`` for OpenAir's own record, else ``rotate``."""
+    restlet_script_id: str | None = None
+    """Record credentials: the records RESTlet's script ID (``None``: the SuiteCloud project's)."""
+    restlet_deploy_id: str | None = None
+    """Record credentials: its deployment, numeric or its script ID (``None``: the project's)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,6 +176,15 @@ class Credential:
     lease_expires_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    record_mode: RecordMode | None = None
+    """``rotate`` or ``monitor`` for a record credential; ``None`` for an M2M one."""
+    restlet_script_id: str | None = None
+    restlet_deploy_id: str | None = None
+
+    @property
+    def watches_only(self) -> bool:
+        """A record credential in ``monitor`` mode: certrotor never writes its record."""
+        return self.kind is CredentialKind.RECORD and self.record_mode is RecordMode.MONITOR
 
     @property
     def validity(self) -> dt.timedelta:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from certrotor.crypto import utcnow
 from certrotor.errors import CredentialBusyError, InputError, LeaseLostError
 from certrotor.logging import get_logger
-from certrotor.store.domain import Credential
+from certrotor.store.domain import Credential, RecordMode
 from certrotor.store.lookups import CredentialRef, credential_row, lock_credential
 from certrotor.store.mapping import aware_utc, to_credential
 from certrotor.store.models import CredentialRow
@@ -104,6 +104,8 @@ def _due_conditions(now: dt.datetime) -> tuple[Any, ...]:
         CredentialRow.removed_at.is_(None),
         CredentialRow.next_rotation_at.is_not(None),
         CredentialRow.next_rotation_at <= now,
+        # A watched (monitor) record is never written: never due, whatever its schedule says.
+        or_(CredentialRow.record_mode.is_(None), CredentialRow.record_mode != RecordMode.MONITOR),
         *_lease_free(now),
     )
 

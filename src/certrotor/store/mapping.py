@@ -66,6 +66,9 @@ def to_spec(row: CredentialRow) -> CredentialSpec:
         delivery_dir=row.delivery_dir,
         record_script_id=row.record_script_id,
         record_name=row.record_name,
+        record_mode=row.record_mode,
+        restlet_script_id=row.restlet_script_id,
+        restlet_deploy_id=row.restlet_deploy_id,
     )
 
 
@@ -103,6 +106,9 @@ def to_credential(row: CredentialRow) -> Credential:
         lease_expires_at=row.lease_expires_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        record_mode=row.record_mode,
+        restlet_script_id=row.restlet_script_id,
+        restlet_deploy_id=row.restlet_deploy_id,
     )
 
 

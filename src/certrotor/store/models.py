@@ -36,6 +36,7 @@ from certrotor.store.domain import (
     AuthMode,
     CredentialKind,
     EventOutcome,
+    RecordMode,
     RotationStep,
     RotationTrigger,
     Strategy,
@@ -151,6 +152,9 @@ class CredentialRow(Base):
     delivery_dir: Mapped[str | None] = mapped_column(String(1024))
     record_script_id: Mapped[str | None] = mapped_column(String(128))
     record_name: Mapped[str | None] = mapped_column(String(256))
+    record_mode: Mapped[RecordMode | None] = mapped_column(StrEnumText(RecordMode))
+    restlet_script_id: Mapped[str | None] = mapped_column(String(128))
+    restlet_deploy_id: Mapped[str | None] = mapped_column(String(128))
     next_rotation_at: Mapped[dt.datetime | None] = mapped_column()
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

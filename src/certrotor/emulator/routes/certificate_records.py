@@ -28,16 +28,20 @@ from certrotor.emulator.records import (
 )
 from certrotor.emulator.routes.admin import ADMIN_PREFIX
 from certrotor.emulator.routes.common import (
+    RESTLETS,
     bearer_header,
     bearer_scheme,
     error_responses,
     get_runtime,
     parse_json_body,
+    require_scope,
 )
 from certrotor.emulator.state import CertificateRecords, EmulatorState
+from certrotor.errors import AlreadyExistsError
 from certrotor.protocol.records import (
     PLACEHOLDER_FILE_NAME,
     RECORDS_RESTLET_DEPLOY,
+    RECORDS_RESTLET_DEPLOYMENT_ID,
     RECORDS_RESTLET_SCRIPT,
     RESTLET_PATH,
     CertificateRecordInfo,
@@ -51,12 +55,17 @@ from certrotor.protocol.records import (
 
 RECORDS_ADMIN_PREFIX = ADMIN_PREFIX + "/records"
 INVALID_SCRIPTLET_ID = "SSS_INVALID_SCRIPTLET_ID"
+DEPLOYMENTS = frozenset({RECORDS_RESTLET_DEPLOY, RECORDS_RESTLET_DEPLOYMENT_ID})
+"""NetSuite takes a deployment by its number or by its script ID."""
 
 router = APIRouter(tags=["certificate records"])
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ScriptParam = Annotated[str, Query(description=f"The RESTlet's script ID: {RECORDS_RESTLET_SCRIPT}.")]
-DeployParam = Annotated[str, Query(description=f"The deployment: {RECORDS_RESTLET_DEPLOY}.")]
+DeployParam = Annotated[
+    str,
+    Query(description=f"The deployment: {RECORDS_RESTLET_DEPLOYMENT_ID} (or {RECORDS_RESTLET_DEPLOY})."),
+]
 
 
 def install_demo_bundle(state: EmulatorState) -> None:
@@ -79,18 +88,16 @@ def _authenticate(
 ) -> str:
     """The account whose records the token may manage (401, 403, or 400 for an unknown RESTlet)."""
     token = get_runtime(request).issuer.verify_bearer(bearer_header(credentials))
-    if script != RECORDS_RESTLET_SCRIPT or deploy != RECORDS_RESTLET_DEPLOY:
+    require_scope(token, RESTLETS, "a RESTlet")
+    if script.lower() != RECORDS_RESTLET_SCRIPT or deploy.lower() not in DEPLOYMENTS:
         raise NetSuiteRefusalError(
             400,
             INVALID_SCRIPTLET_ID,
             f"No RESTlet is deployed as script {script!r}, deployment {deploy!r}; the certificate "
-            f"records RESTlet is script={RECORDS_RESTLET_SCRIPT}&deploy={RECORDS_RESTLET_DEPLOY}.",
+            f"records RESTlet is script={RECORDS_RESTLET_SCRIPT}&deploy={RECORDS_RESTLET_DEPLOYMENT_ID} "
+            f"(or deploy={RECORDS_RESTLET_DEPLOY}).",
         )
     grant = token.grant
-    if "restlets" not in grant.scopes:
-        raise NetSuiteRefusalError(
-            403, INSUFFICIENT_PERMISSION, "The access token's scopes do not include restlets."
-        )
     if not grant.role.may_manage_certificates:
         raise NetSuiteRefusalError(
             403,
@@ -143,7 +150,7 @@ def read_records(
     RESTLET_PATH,
     summary="Create a certificate record (name, ID and file)",
     response_model=CertificateRecordInfo,
-    responses=error_responses(400, 401, 403, 409),
+    responses=error_responses(400, 401, 403),
 )
 def create_record(
     request: Request, credentials: Credentials, script: ScriptParam, deploy: DeployParam, body: UploadBody
@@ -155,7 +162,11 @@ def create_record(
         body.file_format, body.file_content, file_name=body.file_name, password=body.password
     )
     now = utcnow()
-    stored = get_records(request).create(account_id, body.script_id, body.name.strip(), file, now=now)
+    try:
+        stored = get_records(request).create(account_id, body.script_id, body.name.strip(), file, now=now)
+    except AlreadyExistsError as error:
+        # A RESTlet cannot choose its status: the deployed one answers 400 with this code and text.
+        raise NetSuiteRefusalError(400, INVALID_CONTENT, error.message) from None
     return _answer(stored.info(now=now))
 
 

@@ -206,6 +206,7 @@ def upload_certificate(
             max_active_per_integration=config.max_active_per_integration,
             max_active_per_combination=config.max_active_per_combination,
             leading_dash=config.dash_certificate_ids,
+            limit_error_code=config.limit_error_code,
         )
     except NetSuiteRefusalError as refusal:
         raise _counted(runtime, refusal) from None

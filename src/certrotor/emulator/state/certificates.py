@@ -110,6 +110,7 @@ class Certificates:
         max_active_per_integration: int,
         max_active_per_combination: int | None,
         leading_dash: bool = False,
+        limit_error_code: str = CERTIFICATE_LIMIT_REACHED,
     ) -> StoredCertificate:
         """Store an uploaded certificate after NetSuite's checks, atomically with the caps."""
         with self._database.transaction() as session:
@@ -141,6 +142,7 @@ class Certificates:
                 now=now,
                 max_active_per_integration=max_active_per_integration,
                 max_active_per_combination=max_active_per_combination,
+                limit_error_code=limit_error_code,
             )
             row = _CertificateRow(
                 certificate_id=new_certificate_id(leading_dash=leading_dash),
@@ -219,12 +221,14 @@ def _check_caps(
     now: dt.datetime,
     max_active_per_integration: int,
     max_active_per_combination: int | None,
+    limit_error_code: str = CERTIFICATE_LIMIT_REACHED,
 ) -> None:
     """NetSuite's two caps on active (unrevoked, unexpired) certificates, refused as NetSuite does.
 
     ``max_active_per_integration``: five per integration record in NetSuite (documented as of 2026.1).
     ``max_active_per_combination``: per (entity, role) on the integration; ``None`` is no cap, ``1``
     forces revoke-then-upload. Defaults: ``EmulatorConfig`` in ``emulator/config.py``.
+    ``limit_error_code``: the code both refusals carry (real NetSuite's is not documented).
     """
     active = select(func.count()).where(
         _CertificateRow.integration_pk == integration.pk,
@@ -234,7 +238,7 @@ def _check_caps(
     if (session.scalar(active) or 0) >= max_active_per_integration:
         raise NetSuiteRefusalError(
             400,
-            CERTIFICATE_LIMIT_REACHED,
+            limit_error_code,
             f"The integration {integration.name!r} already has "
             f"{max_active_per_integration} active certificates, the maximum. "
             "Revoke a certificate before uploading a new one.",
@@ -245,7 +249,7 @@ def _check_caps(
     if (session.scalar(same) or 0) >= max_active_per_combination:
         raise NetSuiteRefusalError(
             400,
-            CERTIFICATE_LIMIT_REACHED,
+            limit_error_code,
             f"The entity {entity.netsuite_id} with the role {role.netsuite_id} already has "
             f"{max_active_per_combination} active certificate(s) on the integration "
             f"{integration.name!r}. Revoke it before uploading a new one.",
