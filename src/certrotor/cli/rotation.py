@@ -1,4 +1,8 @@
-"""``certrotor rotate|health|events|daemon``: rotation on demand, health checks, audit, the daemon."""
+"""``certrotor rotate|health|events|daemon``: rotation on demand, health checks, audit, the daemon.
+
+The four commands share this module; what only one of them needs (the rotation engine, the daemon
+and its metrics, tables) is imported inside that command, so that ``health`` starts quickly.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,12 @@ from contextlib import ExitStack
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from certrotor.cli.context import open_runtime
 from certrotor.cli.options import JsonOption
 from certrotor.cli.output import console, format_time, print_json
-from certrotor.daemon import Daemon
 from certrotor.errors import InputError
 from certrotor.health_rules import HealthStatus, overall_status
-from certrotor.metrics import DaemonMetrics
-from certrotor.services import health as health_service
-from certrotor.services.rotation import Rotator, default_owner, due_rotation_reason
-from certrotor.store import RotationTrigger
 
 _STATUS_STYLE = {HealthStatus.OK: "green", HealthStatus.WARN: "yellow", HealthStatus.CRIT: "bold red"}
 
@@ -34,6 +32,9 @@ def rotate(
     as_json: JsonOption = False,
 ) -> None:
     """Generate, upload, verify and activate a new certificate now (the seed's manual trigger)."""
+    from certrotor.services.rotation import Rotator, default_owner, due_rotation_reason
+    from certrotor.store import RotationTrigger
+
     if (name is None) == (not all_):
         raise InputError(
             "Name one credential or pass --all.", hint="e.g. `certrotor rotate app1` or `--all --due`."
@@ -90,6 +91,8 @@ def health(
     as_json: JsonOption = False,
 ) -> None:
     """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2."""
+    from certrotor.services import health as health_service
+
     with open_runtime(check_master_key=False) as runtime:
         reports = health_service.check_all(runtime, [name] if name else None, remote=not offline, probe=probe)
     status = overall_status(reports)
@@ -120,6 +123,8 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: who did what, when, with which outcome."""
+    from rich.table import Table
+
     with open_runtime() as runtime:
         store = runtime.store
         credential = store.get_credential(name) if name else None
@@ -168,6 +173,9 @@ def daemon(
     ] = None,
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
+    from certrotor.daemon import Daemon
+    from certrotor.metrics import DaemonMetrics
+
     with open_runtime(service=True) as runtime, ExitStack() as web:
         if web_port is not None:
             from certrotor.web.console import serve_beside
