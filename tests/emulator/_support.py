@@ -97,6 +97,19 @@ def unsigned_jwt(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return f"{part(header)}.{part(claims)}."
 
 
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token, read without verification (what the emulator put in them)."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def token_header(token: str) -> dict[str, Any]:
+    header = token.split(".")[0]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    return decoded
+
+
 def netsuite_error(response: httpx2.Response) -> tuple[int, str | None, str]:
     """(status, o:errorCode, detail) of a NetSuite REST error, parsed with the protocol model."""
     body = NetSuiteErrorBody.model_validate(response.json())

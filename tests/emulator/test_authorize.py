@@ -19,7 +19,7 @@ from certrotor.crypto import utcnow
 from certrotor.emulator.testing import RunningEmulator
 from certrotor.protocol.models import TokenResponse
 
-from ._support import Caller, make_certificate, oauth_error, snapshot
+from ._support import Caller, make_certificate, oauth_error, snapshot, token_claims
 
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
 
@@ -139,7 +139,9 @@ class TestFlow:
             }
         )
         assert refreshed.status_code == 200
-        assert caller.record(refreshed.json()["access_token"]).json()["role"] == 3
+        refreshed_token = refreshed.json()["access_token"]
+        assert caller.record(refreshed_token).status_code == 200
+        assert token_claims(refreshed_token)["sub"] == f"3;{caller.tenant.entity_id}"
 
     def test_chosen_role_is_in_the_token(self, caller: Caller, emulator: RunningEmulator) -> None:
         """The entity and role picked on the consent page become the token's sub."""
@@ -150,8 +152,7 @@ class TestFlow:
             authorize_url(caller, params), entity_id=entity_id, role_id=role_id
         )
         token = exchange(caller, redirect_query(location)["code"], verifier).json()["access_token"]
-        seen = caller.record(token).json()
-        assert (seen["entity"], seen["role"]) == (entity_id, role_id)
+        assert token_claims(token)["sub"] == f"{role_id};{entity_id}"
         _key, pem = make_certificate()
         assert caller.upload(pem, token=token).status_code == 403
 

@@ -65,13 +65,14 @@ class TestTokensVerifyWithPyJWT:
         claims = jwt.decode(
             token,
             signing_key.key,
-            algorithms=["PS256"],
+            algorithms=["RS256"],
             audience=caller.tenant.client_id,
             issuer="https://system.netsuite.com",
             options={"require": ["exp", "iat", "sub", "aud", "jti"]},
         )
         assert claims["sub"] == f"{caller.tenant.role_id};{caller.tenant.entity_id}"
-        assert jwt.get_unverified_header(token) == {"alg": "PS256", "kid": signing_key.key_id, "typ": "JWT"}
+        assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": signing_key.key_id, "typ": "JWT"}
+        assert signing_key.key_id.startswith(f"c.{caller.tenant.company_id}.")
 
     def test_management_token_verifies_too(self, emulator: RunningEmulator) -> None:
         """The demo tenant's long-lived admin token is an ordinary emulator JWT."""
@@ -81,7 +82,7 @@ class TestTokensVerifyWithPyJWT:
         claims = jwt.decode(
             emulator.tenant.admin_token,
             signing_key.key,
-            algorithms=["PS256"],
+            algorithms=["RS256"],
             audience=f"{emulator.tenant.application_id};{emulator.tenant.company_id}",
         )
         assert claims["sub"] == "3;7"
@@ -89,10 +90,10 @@ class TestTokensVerifyWithPyJWT:
 
 class TestProtectedRecord:
     def test_valid_token_reads_a_record(self, shared_caller: Caller) -> None:
-        """A valid token gets 200 JSON naming who it speaks for."""
+        """A valid token reads the demo entity's employee record in NetSuite's shape."""
         response = shared_caller.record(shared_caller.tenant.admin_token)
         assert response.status_code == 200
-        assert response.json()["record"] == "employee/7"
+        assert (response.json()["id"], response.json()["entityId"]) == ("7", "Infra Auth")
 
     @pytest.mark.parametrize("token", [None, "garbage", "Basic abc"])
     def test_missing_or_garbage_token_is_invalid_login(
@@ -108,5 +109,5 @@ class TestProtectedRecord:
         stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         real = jwt.decode(shared_caller.tenant.admin_token, options={"verify_signature": False})
         header = jwt.get_unverified_header(shared_caller.tenant.admin_token)
-        forged = jwt.encode(real, stranger, algorithm="PS256", headers={"kid": header["kid"]})
+        forged = jwt.encode(real, stranger, algorithm="RS256", headers={"kid": header["kid"]})
         assert shared_caller.record(forged).status_code == 401

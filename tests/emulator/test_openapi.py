@@ -44,7 +44,18 @@ class TestDocument:
         assert set(paths[AUTHORIZE_PATH]) == {"get", "post"}
         assert set(paths[CERTIFICATES_PATH]) == {"get", "post"}
         assert set(paths[REVOKE_PATH]) == {"post"}
-        assert RECORD_PATH_PREFIX + "/{record_path}" in paths
+        assert set(paths[RECORD_PATH_PREFIX + "/{record_type_name}"]) == {"get", "post"}
+        one_record = RECORD_PATH_PREFIX + "/{record_type_name}/{record_id}"
+        assert set(paths[one_record]) == {"get", "patch", "delete"}
+        assert set(paths[RECORD_PATH_PREFIX + "/metadata-catalog"]) == {"get"}
+        assert set(paths["/services/rest/query/v1/suiteql"]) == {"post"}
+
+    def test_emulator_rules_are_stated(self, openapi: dict[str, Any]) -> None:
+        """The description states the emulator's own replay rule and the aud settings."""
+        description = openapi["info"]["description"]
+        assert "without jti may not be sent twice" in description
+        assert "replay_without_jti" in description
+        assert "audience_rule" in description
 
     def test_upload_body_is_documented(self, openapi: dict[str, Any]) -> None:
         """The upload body names fileContent, role and entity (numbers or numeric strings)."""

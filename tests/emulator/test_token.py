@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -453,9 +454,10 @@ class TestAccepted:
         parsed = TokenResponse.model_validate(answer)
         assert (parsed.expires_in, parsed.token_type, parsed.refresh_token) == (3600, "Bearer", None)
         keys = shared_caller.http.get(shared_emulator.base_url + "/services/rest/auth/oauth2/v1/keys").json()
-        token = jwt.decode(parsed.access_token, RSAKey.import_key(keys["keys"][0]), algorithms=["PS256"])
+        token = jwt.decode(parsed.access_token, RSAKey.import_key(keys["keys"][0]), algorithms=["RS256"])
         tenant = shared_caller.tenant
-        assert token.header == {"typ": "JWT", "kid": keys["keys"][0]["kid"], "alg": "PS256"}
+        assert token.header == {"typ": "JWT", "kid": keys["keys"][0]["kid"], "alg": "RS256"}
+        assert re.fullmatch(rf"c\.{tenant.company_id}\.\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d", token.header["kid"])
         claims = token.claims
         assert claims["sub"] == "3;7"
         assert claims["aud"] == [f"{tenant.application_id};{tenant.company_id}", tenant.client_id]

@@ -34,6 +34,7 @@ from certrotor.emulator.routes import (
     certificate_records,
     certificates,
     protected_resource,
+    suiteql,
     token,
 )
 from certrotor.emulator.runtime import EmulatorRuntime
@@ -45,10 +46,23 @@ ROUTERS = (
     authorize.router,
     certificates.router,
     protected_resource.router,
+    suiteql.router,
     certificate_records.router,
     admin.router,
 )
 EMULATOR_VERSION = "1.0.0"
+OPENAPI_DESCRIPTION = (
+    "NetSuite's OAuth 2.0 token, authorization and certificate endpoints, the certificate records "
+    "RESTlet and a small REST web services surface (record/v1 for customer, employee and salesOrder, "
+    "its metadata catalog, query/v1/suiteql), emulated.\n\n"
+    "Scopes are checked per resource: rest_webservices for record/v1, query/v1 and the certificate "
+    "endpoints, restlets for RESTlet URLs. The integration record's settings (client credentials grant, "
+    "ticked scopes) refuse token requests with unauthorized_client or invalid_scope.\n\n"
+    "Emulator rules that NetSuite does not document (settings under /_emulator/config): an assertion "
+    "without jti may not be sent twice, the same bytes are refused as a replay (replay_without_jti, on by "
+    "default); the assertion's aud is compared strictly with the token endpoint URL (audience_rule "
+    "'strict', the default) or accepted when it contains that URL ('lenient')."
+)
 
 _log = logging.getLogger(__name__)
 
@@ -104,7 +118,7 @@ def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> Fa
     app = FastAPI(
         title="certrotor NetSuite emulator",
         version=EMULATOR_VERSION,
-        description="NetSuite's OAuth 2.0 token, authorization and certificate endpoints, emulated.",
+        description=OPENAPI_DESCRIPTION,
         docs_url="/_emulator/docs",
         redoc_url=None,
     )

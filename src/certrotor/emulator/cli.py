@@ -67,12 +67,28 @@ def _describe(tenant: DemoTenant, state: Path) -> str:
 def init_command(
     state: StateOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    scopes: Annotated[
+        str | None,
+        typer.Option(
+            "--scopes",
+            help="Scopes ticked on the demo integration record, comma separated "
+            "(restlets, rest_webservices, suite_analytics); default: all, or kept.",
+        ),
+    ] = None,
+    client_credentials: Annotated[
+        bool | None,
+        typer.Option(
+            "--client-credentials/--no-client-credentials",
+            help="The demo integration record's client credentials (M2M) grant box; default: on, or kept.",
+        ),
+    ] = None,
 ) -> None:
     """Create the demo account, integration, entity, role and management token (kept if present)."""
     from certrotor.emulator.tenant import init_demo
 
+    chosen_scopes = None if scopes is None else [s for s in scopes.replace(" ", ",").split(",") if s]
     try:
-        tenant = init_demo(state)
+        tenant = init_demo(state, scopes=chosen_scopes, client_credentials_enabled=client_credentials)
     except CertrotorError as error:
         _fail(str(error))
     if as_json:
@@ -97,6 +113,12 @@ def serve_command(
     public_base_url: Annotated[
         str | None, typer.Option(help="Extra base URL accepted as assertion audience.")
     ] = None,
+    audience_rule: Annotated[
+        str, typer.Option(help="strict: aud is the token URL; lenient: aud contains it.")
+    ] = "strict",
+    replay_without_jti: Annotated[
+        bool, typer.Option(help="Refuse an assertion without jti sent twice (the emulator's own rule).")
+    ] = True,
     error_rate: Rate = 0.0,
     rate_limit_rate: Rate = 0.0,
     retry_after: Annotated[int, typer.Option(min=0, help="Retry-After of injected 429s.")] = 1,
@@ -139,6 +161,8 @@ def serve_command(
             max_active_per_combination=max_per_combination,
             clock_tolerance_seconds=clock_tolerance,
             public_base_url=public_base_url,
+            audience_rule=audience_rule,
+            replay_without_jti=replay_without_jti,
             error_rate=error_rate,
             rate_limit_rate=rate_limit_rate,
             retry_after_seconds=retry_after,

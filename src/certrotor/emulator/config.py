@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,9 @@ LIMIT_ERROR_CODE = "CERTIFICATE_LIMIT_REACHED"
 """The emulator's own code for a refusal at a cap; real NetSuite's is not documented (a setting)."""
 ORACLE_CONTENT_TYPE = "application/vnd.oracle.resource+json"
 """The content type clients in production report on NetSuite's JSON answers."""
+
+AudienceRule = Literal["strict", "lenient"]
+"""How an assertion's ``aud`` is compared with the token endpoint URL (see ``audience_rule``)."""
 
 FAULT_FIELDS = frozenset(
     {
@@ -59,6 +62,13 @@ class EmulatorConfig(BaseModel):
     refresh_token_lifetime_seconds: int = Field(default=7 * 86400, ge=1)
     require_jti: bool = False
     """Refuse assertions without ``jti``; otherwise a hash of the assertion guards against replay."""
+    replay_without_jti: bool = True
+    """The emulator's own rule, not NetSuite's documented one: an assertion without ``jti`` may not be
+    sent twice (the same bytes are a replay). ``False`` accepts such a resend until it expires."""
+    audience_rule: AudienceRule = "strict"
+    """``strict``: ``aud`` must be the token endpoint URL (this server's, the account's NetSuite hosts or
+    ``public_base_url``). ``lenient``: any ``aud`` that contains such a URL, as NetSuite appears to accept
+    (clients in production send malformed ones)."""
     public_base_url: str | None = None
     """Extra base URL accepted in an assertion's ``aud`` (e.g. behind a proxy)."""
     dash_certificate_ids: bool = False

@@ -27,6 +27,9 @@ RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 UNEXPECTED_ERROR = "UNEXPECTED_ERROR"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+USER_ERROR = "USER_ERROR"
+INVALID_PARAMETER = "INVALID_PARAMETER"
+INVALID_HEADER = "INVALID_HEADER"
 
 INVALID_LOGIN_DETAIL = (
     "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at "
@@ -68,19 +71,31 @@ class NetSuiteRefusalError(Exception):
         detail: str,
         *,
         headers: dict[str, str] | None = None,
+        error_path: str | None = None,
+        error_header: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.error_code = error_code
         self.detail = detail
         self.headers = headers or {}
+        self.error_path = error_path
+        """NetSuite's ``o:errorPath``: the field a record body got wrong."""
+        self.error_header = error_header
+        """NetSuite's ``o:errorHeader``: the request header that is missing or wrong."""
 
     @classmethod
     def invalid_login(cls) -> NetSuiteRefusalError:
         return cls(401, INVALID_LOGIN, INVALID_LOGIN_DETAIL, headers={"WWW-Authenticate": "Bearer"})
 
     def body(self) -> dict[str, Any]:
-        return netsuite_error_body(self.status, self.error_code, self.detail)
+        body = netsuite_error_body(self.status, self.error_code, self.detail)
+        detail = body["o:errorDetails"][0]
+        if self.error_path is not None:
+            detail["o:errorPath"] = self.error_path
+        if self.error_header is not None:
+            detail["o:errorHeader"] = self.error_header
+        return body
 
     def response(self) -> JSONResponse:
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)

@@ -6,6 +6,7 @@ Its names follow the seed's samples (account ``TSTDRV1234567``, company ``403005
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,24 @@ def ensure_demo_tenant(state: EmulatorState) -> DemoTenant:
     return DemoTenant.from_info(saved)
 
 
-def init_demo(state_path: Path) -> DemoTenant:
-    """Open (or create) the state file and make sure it holds the demo tenant; never destroys data."""
+def init_demo(
+    state_path: Path,
+    *,
+    scopes: Sequence[str] | None = None,
+    client_credentials_enabled: bool | None = None,
+) -> DemoTenant:
+    """Open (or create) the state file and make sure it holds the demo tenant; never destroys data.
+
+    ``scopes`` and ``client_credentials_enabled`` set the demo integration record's boxes (``None``
+    keeps them: all scopes ticked and the grant enabled on a new record).
+    """
     state = EmulatorState.open(state_path)
     try:
-        return ensure_demo_tenant(state)
+        tenant = ensure_demo_tenant(state)
+        if scopes is not None or client_credentials_enabled is not None:
+            state.tenants.update_integration(
+                tenant.client_id, scopes=scopes, client_credentials_enabled=client_credentials_enabled
+            )
+        return tenant
     finally:
         state.close()

@@ -102,6 +102,30 @@ class RunningEmulator:
         """Change any ``EmulatorConfig`` field at runtime, e.g. ``max_active_per_combination=1``."""
         self._admin("POST", "/config", changes)
 
+    def config(self) -> dict[str, Any]:
+        """The whole current ``EmulatorConfig``."""
+        config: dict[str, Any] = self._admin("GET", "/config")
+        return config
+
+    def set_integration(
+        self,
+        *,
+        client_id: str | None = None,
+        client_credentials_enabled: bool | None = None,
+        scopes: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Change the demo (or given) integration record's grant box and ticked scopes."""
+        answer: dict[str, Any] = self._admin(
+            "POST",
+            "/integration-settings",
+            {
+                "client_id": client_id,
+                "client_credentials_enabled": client_credentials_enabled,
+                "scopes": scopes,
+            },
+        )
+        return answer
+
     def counters(self) -> dict[str, Any]:
         """``uploads`` ({client_id: n}), ``uploads_total``, ``token_grants_total``, ``faults``, ..."""
         counters: dict[str, Any] = self._admin("GET", "/counters")

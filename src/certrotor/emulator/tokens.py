@@ -1,7 +1,9 @@
 """Tokens on the emulator's side: verify client assertions, issue and check NetSuite-shaped access tokens.
 
 Verification uses joserfc with an explicit algorithm allowlist: only PS256..PS512 and ES256..ES512
-for client assertions (RS256 and ``none`` are refused), only PS256 for the emulator's own tokens.
+for client assertions (RS256 and ``none`` are refused), only RS256 for the emulator's own tokens,
+which carry Oracle's current access-token header ``{"kid": "c.<company>.<YYYY-MM-DD_hh-mm-ss>",
+"typ": "JWT", "alg": "RS256"}``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
 from certrotor.crypto import load_certificate_pem, utcnow
-from certrotor.emulator.config import EmulatorConfig
+from certrotor.emulator.config import AudienceRule, EmulatorConfig
 from certrotor.emulator.problems import NetSuiteRefusalError, OAuthRefusalError
 from certrotor.emulator.state import (
     EmulatorState,
@@ -38,7 +40,7 @@ from certrotor.protocol.models import (
     parse_scopes,
 )
 
-ACCESS_TOKEN_ALGORITHM = "PS256"
+ACCESS_TOKEN_ALGORITHM = "RS256"
 MANAGEMENT_TOKEN_LIFETIME_SECONDS = 10 * 365 * 86400
 """Management tokens stand for one set up in the NetSuite UI: long-lived, revocable in the state."""
 _CURVE_FOR_ALGORITHM = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
@@ -96,6 +98,17 @@ def _audiences(value: object) -> list[str]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(value)
     return []
+
+
+def audience_accepted(aud: object, candidates: Iterable[str], *, rule: AudienceRule) -> bool:
+    """``strict``: one ``aud`` is a candidate URL. ``lenient``: one contains a candidate URL."""
+    accepted = {normalize_url(url) for url in candidates}
+    for value in _audiences(aud):
+        if rule == "strict" and normalize_url(value) in accepted:
+            return True
+        if rule == "lenient" and any(url.lower() in value.lower() for url in accepted):
+            return True
+    return False
 
 
 def normalize_url(url: str) -> str:
@@ -162,6 +175,12 @@ def verify_client_assertion(
         raise _invalid_client(f"The certificate {kid} is not valid yet.")
     if moment >= certificate.valid_until:
         raise _invalid_client(f"The certificate {kid} expired on {certificate.valid_until:%Y-%m-%d}.")
+    if not integration.client_credentials_enabled:
+        raise OAuthRefusalError(
+            "unauthorized_client",
+            f"The integration record {integration.name!r} does not allow the client credentials grant; "
+            "tick 'Client Credentials (Machine to Machine) Grant' on it.",
+        )
 
     issued_at = _number(claims, "iat")
     expires_at = _number(claims, "exp")
@@ -182,28 +201,37 @@ def verify_client_assertion(
         raise _invalid_client("The client assertion is not valid yet (nbf).")
 
     candidates = list(audiences_for(integration))
-    accepted = {normalize_url(url) for url in candidates}
-    if not any(normalize_url(aud) in accepted for aud in _audiences(claims.get("aud"))):
+    if not audience_accepted(claims.get("aud"), candidates, rule=config.audience_rule):
         example = candidates[0] if candidates else "the token endpoint URL"
         raise _invalid_client(f"The client assertion aud must be the token endpoint URL, e.g. {example}.")
     scopes = check_scope_claim(claims.get("scope"))
+    refused = [scope for scope in scopes if scope not in integration.scopes]
+    if refused:
+        raise OAuthRefusalError(
+            "invalid_scope",
+            f"The integration record {integration.name!r} does not allow the scope "
+            f"{', '.join(refused)}; ask only for {', '.join(integration.scopes)}, or tick the scope "
+            "on the integration record.",
+        )
 
     jti = claims.get("jti")
     if jti is not None and (not isinstance(jti, str) or not jti):
         raise _invalid_client("The client assertion jti claim must be a non-empty string.")
     if jti is None and config.require_jti:
         raise _invalid_client("The client assertion has no jti claim; give each assertion a unique one.")
-    # Without a jti, the assertion itself is what may not be used twice.
+    # Without a jti, the assertion itself is what may not be used twice (the emulator's own rule,
+    # ``replay_without_jti``; NetSuite documents none).
     replay_key = (
         f"{issuer}:jti:{jti}"
         if jti
         else (f"{issuer}:sha256:{hashlib.sha256(assertion.encode('ascii')).hexdigest()}")
     )
-    spent_until = dt.datetime.fromtimestamp(expires_at + tolerance, dt.UTC)
-    if not state.grants.consume_assertion(replay_key, expires_at=spent_until, now=moment):
-        raise _invalid_client(
-            "The client assertion was already used (jti replay); sign a new one for every request."
-        )
+    if jti or config.replay_without_jti:
+        spent_until = dt.datetime.fromtimestamp(expires_at + tolerance, dt.UTC)
+        if not state.grants.consume_assertion(replay_key, expires_at=spent_until, now=moment):
+            raise _invalid_client(
+                "The client assertion was already used (jti replay); sign a new one for every request."
+            )
     grant = TokenGrant(
         integration=certificate.integration,
         entity=certificate.entity,
@@ -220,15 +248,23 @@ class AccessToken:
     expires_in: int
 
 
+def access_token_kid(company_id: str, key_created_at: dt.datetime) -> str:
+    """Oracle's ``kid`` of an access token: ``c.<company>.<YYYY-MM-DD_hh-mm-ss>`` (the key's birth)."""
+    return f"c.{company_id}.{key_created_at.astimezone(dt.UTC):%Y-%m-%d_%H-%M-%S}"
+
+
 class TokenIssuer:
-    """Signs the emulator's access tokens (PS256, NetSuite's claims) and checks bearer tokens."""
+    """Signs the emulator's access tokens (RS256, NetSuite's header and claims) and checks bearer tokens."""
 
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
-        kid, private_key = state.grants.signing_key()
-        self.kid = kid
+        _row_kid, created_at, private_key = state.grants.signing_key_info()
+        self.key_created_at = created_at
         self._private = RSAKey.import_key(private_key)
         self._public = RSAKey.import_key(private_key.public_key())
+
+    def kid_for(self, company_id: str) -> str:
+        return access_token_kid(company_id, self.key_created_at)
 
     def issue(
         self,
@@ -257,7 +293,8 @@ class TokenIssuer:
             "iat": int(issued.timestamp()),
             "jti": jti,
         }
-        header = {"kid": self.kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
+        kid = self.kid_for(integration.account.company_id)
+        header = {"kid": kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
         token = jwt.encode(header, claims, self._private, algorithms=[ACCESS_TOKEN_ALGORITHM])
         self._state.grants.store_issued_token(
             jti=jti, kind=kind, grant=grant, issued_at=issued, expires_at=expires, counter=counter
@@ -278,22 +315,30 @@ class TokenIssuer:
         exp = claims.get("exp")
         jti = claims.get("jti")
         if (
-            decoded.header.get("kid") != self.kid
-            or claims.get("iss") != ACCESS_TOKEN_ISSUER
+            claims.get("iss") != ACCESS_TOKEN_ISSUER
             or not isinstance(exp, int)
             or not isinstance(jti, str)
             or exp <= int((now or utcnow()).timestamp())
         ):
             raise NetSuiteRefusalError.invalid_login()
         issued = self._state.grants.find_token(jti)
-        if issued is None or issued.revoked:
+        if (
+            issued is None
+            or issued.revoked
+            or decoded.header.get("kid") != self.kid_for(issued.grant.integration.account.company_id)
+        ):
             raise NetSuiteRefusalError.invalid_login()
         return issued
 
     def jwks(self) -> dict[str, Any]:
-        """The public key of access tokens as a JWK set, for independent verifiers."""
+        """The public key of access tokens as a JWK set (one entry per company's ``kid``)."""
         public = self._public.as_dict(private=False)
-        return {"keys": [{**public, "kid": self.kid, "alg": ACCESS_TOKEN_ALGORITHM, "use": "sig"}]}
+        return {
+            "keys": [
+                {**public, "kid": self.kid_for(company), "alg": ACCESS_TOKEN_ALGORITHM, "use": "sig"}
+                for company in self._state.tenants.company_ids()
+            ]
+        }
 
 
 def pkce_s256(code_verifier: str) -> str:

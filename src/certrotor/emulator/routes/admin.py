@@ -15,6 +15,7 @@ from certrotor.emulator.problems import INVALID_CONTENT, NONEXISTENT_ID, NetSuit
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import DemoTenantInfo, IntegrationInfo, TokenGrant
+from certrotor.emulator.state.tenants import INTEGRATION_SCOPES
 from certrotor.emulator.tokens import MANAGEMENT_TOKEN_LIFETIME_SECONDS
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.urls import validate_account_id
@@ -42,6 +43,16 @@ class IntegrationIn(_Body):
     count: int = Field(default=1, ge=1, le=10_000)
     map_demo_combination: bool = True
     """Map the demo tenant's entity and role on the new integration(s)."""
+    client_credentials_enabled: bool = True
+    """The record's "Client Credentials (Machine to Machine) Grant" box."""
+    scopes: list[str] = Field(default_factory=lambda: list(INTEGRATION_SCOPES))
+    """The scope boxes ticked on the record."""
+
+
+class IntegrationSettingsIn(_Body):
+    client_id: str | None = None
+    client_credentials_enabled: bool | None = None
+    scopes: list[str] | None = None
 
 
 class EntityIn(_Body):
@@ -109,6 +120,8 @@ def _integration_json(integration: IntegrationInfo) -> dict[str, Any]:
         "internal_id": integration.internal_id,
         "name": integration.name,
         "account_id": integration.account.account_id,
+        "client_credentials_enabled": integration.client_credentials_enabled,
+        "scopes": list(integration.scopes),
     }
 
 
@@ -182,11 +195,33 @@ def create_integrations(request: Request, body: IntegrationIn) -> dict[str, Any]
             client_id=body.client_id if body.count == 1 else None,
             application_id=body.application_id if body.count == 1 else None,
             redirect_uris=body.redirect_uris,
+            client_credentials_enabled=body.client_credentials_enabled,
+            scopes=body.scopes,
         )
         if demo is not None:
             runtime.state.tenants.map_m2m(integration.client_id, demo.entity.id, demo.role.id)
         created.append(_integration_json(integration))
     return {"integrations": created}
+
+
+@router.post(
+    "/integration-settings",
+    summary="Change an integration record's settings: the client credentials grant box, the ticked scopes",
+)
+def change_integration_settings(request: Request, body: IntegrationSettingsIn) -> dict[str, Any]:
+    runtime = get_runtime(request)
+    integration = _integration(runtime, body.client_id)
+    changed = runtime.state.tenants.update_integration(
+        integration.client_id,
+        client_credentials_enabled=body.client_credentials_enabled,
+        scopes=body.scopes,
+    )
+    return _integration_json(changed)
+
+
+@router.get("/integration-settings", summary="An integration record's settings (demo by default)")
+def read_integration_settings(request: Request, client_id: str | None = None) -> dict[str, Any]:
+    return _integration_json(_integration(get_runtime(request), client_id))
 
 
 @router.post("/entities", summary="Create an entity (employee)")

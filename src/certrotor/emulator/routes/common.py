@@ -30,11 +30,32 @@ def bearer_header(credentials: HTTPAuthorizationCredentials | None) -> str | Non
     return None if credentials is None else f"{credentials.scheme} {credentials.credentials}"
 
 
+REST_WEBSERVICES = "rest_webservices"
+"""The scope of NetSuite's REST web services: ``record/v1``, ``query/v1``, the certificate endpoints."""
+RESTLETS = "restlets"
+"""The scope of every RESTlet URL (``/app/site/hosting/restlet.nl``), the certificate-records one too."""
+
+
+def require_scope(token: IssuedToken, scope: str, resource: str) -> None:
+    """403 ``INSUFFICIENT_PERMISSION`` when the token was not granted the ``scope`` a resource needs."""
+    granted = token.grant.scopes
+    if scope not in granted:
+        raise NetSuiteRefusalError(
+            403,
+            INSUFFICIENT_PERMISSION,
+            f"The access token's scopes ({', '.join(granted)}) do not include {scope}, which {resource} "
+            f"requires; obtain a token with the {scope} scope (the integration record must allow it).",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+
+
 def authenticate_manager(
     runtime: EmulatorRuntime, credentials: HTTPAuthorizationCredentials | None, client_id: str
 ) -> tuple[IssuedToken, IntegrationInfo]:
-    """401 for a bad token, 403 for a role that may not manage certificates, 404 for a strange client."""
+    """401 for a bad token, 403 for a token without ``rest_webservices`` or a role that may not manage
+    certificates, 404 for a strange client."""
     token = runtime.issuer.verify_bearer(bearer_header(credentials))
+    require_scope(token, REST_WEBSERVICES, "the certificate endpoints")
     if not token.grant.role.may_manage_certificates:
         raise NetSuiteRefusalError(
             403,

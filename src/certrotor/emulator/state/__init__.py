@@ -2,9 +2,10 @@
 
 Parts (one module each): ``tenants`` (accounts, integrations, entities, roles, M2M mappings),
 ``certificates`` (uploads with both caps, revokes), ``grants`` (replay memory, tokens, codes,
-refresh tokens, the signing key), ``counters``, ``demo`` (the demo tenant) and
-``certificate_records`` (seed 004). ``database`` is the one SQLite setup they share: pragmas,
-the UTC datetime column type, and one lock so uvicorn's threads never interleave a check and its write.
+refresh tokens, the signing key), ``counters``, ``demo`` (the demo tenant), ``certificate_records``
+(seed 004) and ``rest_records`` (customer, employee and salesOrder records of REST web services).
+``database`` is the one SQLite setup they share: pragmas, the UTC datetime column type, and one lock
+so uvicorn's threads never interleave a check and its write.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from certrotor.emulator.state.counters import Counters
 from certrotor.emulator.state.database import Database
 from certrotor.emulator.state.demo import DemoTenantInfo, DemoTenants
 from certrotor.emulator.state.grants import Grants, IssuedToken, TokenGrant, hash_secret
+from certrotor.emulator.state.rest_records import RestRecord, RestRecords
 from certrotor.emulator.state.tenants import (
     ADMINISTRATOR_ROLE_ID,
     AccountInfo,
@@ -45,6 +47,7 @@ class EmulatorState:
         self.counters = Counters(database)
         self.demo = DemoTenants(database)
         self.records = CertificateRecords(database)
+        self.rest = RestRecords(database)
 
     @classmethod
     def open(cls, path: Path) -> EmulatorState:
@@ -70,6 +73,8 @@ __all__ = [
     "IntegrationInfo",
     "IssuedToken",
     "NewCertificate",
+    "RestRecord",
+    "RestRecords",
     "RoleInfo",
     "StoredCertificate",
     "Tenants",

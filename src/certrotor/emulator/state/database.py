@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Dialect, TypeDecorator, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -54,6 +54,26 @@ def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def add_missing_columns(engine: Engine) -> None:
+    """Give a state file made by an older emulator the columns added since (each has a server default)."""
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or column.server_default is None:
+                    continue
+                kind = column.type.compile(dialect=connection.dialect)
+                default = column.server_default.arg  # type: ignore[attr-defined]
+                if isinstance(default, str):
+                    default_sql = "'" + default.replace("'", "''") + "'"
+                else:
+                    default_sql = str(default.compile(dialect=connection.dialect))
+                connection.execute(
+                    text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind} DEFAULT {default_sql}')
+                )
+
+
 class Database:
     """The engine of one state file and its transactions; one lock keeps a check with its write."""
 
@@ -82,6 +102,7 @@ class Database:
         event.listen(engine, "connect", configure_sqlite)
         try:
             Base.metadata.create_all(engine)
+            add_missing_columns(engine)
         except DatabaseError:
             engine.dispose()
             raise InputError(
@@ -100,4 +121,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "configure_sqlite"]
+__all__ = ["Base", "Database", "UTCDateTime", "add_missing_columns", "configure_sqlite"]

@@ -104,7 +104,7 @@ class Grants:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._signing_key: tuple[str, rsa.RSAPrivateKey] | None = None
+        self._signing_key: tuple[str, dt.datetime, rsa.RSAPrivateKey] | None = None
 
     def consume_assertion(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
         """Remember a spent assertion; ``False`` when it was spent before (a replay)."""
@@ -204,6 +204,11 @@ class Grants:
 
     def signing_key(self) -> tuple[str, rsa.RSAPrivateKey]:
         """(kid, key) of the key that signs access tokens, created on first use."""
+        kid, _created_at, key = self.signing_key_info()
+        return kid, key
+
+    def signing_key_info(self) -> tuple[str, dt.datetime, rsa.RSAPrivateKey]:
+        """(kid, creation time, key) of the key that signs access tokens, created on first use."""
         with self._database.transaction() as session:
             if self._signing_key is not None:
                 return self._signing_key
@@ -221,7 +226,7 @@ class Grants:
                 loaded = serialization.load_pem_private_key(row.private_pem.encode("ascii"), None)
                 assert isinstance(loaded, rsa.RSAPrivateKey)
                 key = loaded
-            self._signing_key = (row.kid, key)
+            self._signing_key = (row.kid, row.created_at, key)
             return self._signing_key
 
 

@@ -11,17 +11,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, func, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from certrotor.emulator.problems import NONEXISTENT_ID, NetSuiteRefusalError
 from certrotor.emulator.state.database import Base, Database
-from certrotor.errors import AlreadyExistsError, NotFoundError
+from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
+from certrotor.protocol.models import SCOPES
 
 ADMINISTRATOR_ROLE_ID = 3
 """NetSuite's built-in Administrator role, which may always manage certificates."""
 FIRST_CUSTOM_ENTITY_ID = 100
 FIRST_CUSTOM_ROLE_ID = 1000
+INTEGRATION_SCOPES = SCOPES
+"""The scopes ticked on a new integration record unless told otherwise: all three (RESTlets, REST web
+services, SuiteAnalytics Connect), so that a test narrows them on purpose."""
 
 
 class AccountRow(Base):
@@ -39,6 +43,11 @@ class IntegrationRow(Base):
     application_id: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(200))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The integration record's settings: the client credentials (M2M) grant box and the scope boxes.
+    client_credentials_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    scopes: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(INTEGRATION_SCOPES), server_default='["' + '","'.join(SCOPES) + '"]'
+    )
 
 
 class EntityRow(Base):
@@ -89,6 +98,10 @@ class IntegrationInfo:
     name: str
     account: AccountInfo
     redirect_uris: tuple[str, ...] = ()
+    client_credentials_enabled: bool = True
+    """The record's "Client Credentials (Machine to Machine) Grant" box."""
+    scopes: tuple[str, ...] = INTEGRATION_SCOPES
+    """The scope boxes ticked on the record (``restlets``, ``rest_webservices``, ``suite_analytics``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,17 @@ def new_client_id() -> str:
     return secrets.token_hex(32)
 
 
+def check_integration_scopes(scopes: Sequence[str]) -> list[str]:
+    """The scope boxes to tick: known names, at least one, each once."""
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown or not scopes:
+        raise InputError(
+            f"Invalid integration scopes {', '.join(scopes) or '(none)'}.",
+            hint=f"tick one or more of {', '.join(SCOPES)}.",
+        )
+    return list(dict.fromkeys(scopes))
+
+
 class Tenants:
     """Reads and writes of accounts, integrations, entities, roles and their M2M mappings."""
 
@@ -134,6 +158,11 @@ class Tenants:
             session.flush()
             return account_info(row)
 
+    def company_ids(self) -> list[str]:
+        """The company ID of every account."""
+        with self._database.transaction() as session:
+            return list(session.scalars(select(AccountRow.company_id).order_by(AccountRow.pk)))
+
     def get_account(self, account_id: str) -> AccountInfo:
         with self._database.transaction() as session:
             return account_info(account_row(session, account_id))
@@ -146,7 +175,10 @@ class Tenants:
         client_id: str | None = None,
         application_id: str | None = None,
         redirect_uris: Sequence[str] = (),
+        client_credentials_enabled: bool = True,
+        scopes: Sequence[str] = INTEGRATION_SCOPES,
     ) -> IntegrationInfo:
+        ticked = check_integration_scopes(scopes)
         with self._database.transaction() as session:
             account = account_row(session, account_id)
             chosen = client_id or new_client_id()
@@ -161,8 +193,28 @@ class Tenants:
                 application_id=(application_id or str(uuid.uuid4())).upper(),
                 name=name,
                 redirect_uris=list(redirect_uris),
+                client_credentials_enabled=client_credentials_enabled,
+                scopes=ticked,
             )
             session.add(row)
+            session.flush()
+            return integration_info(session, row)
+
+    def update_integration(
+        self,
+        client_id: str,
+        *,
+        client_credentials_enabled: bool | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> IntegrationInfo:
+        """Change the record's settings (the grant box, the scope boxes); ``None`` keeps one."""
+        ticked = None if scopes is None else check_integration_scopes(scopes)
+        with self._database.transaction() as session:
+            row = integration_row(session, client_id)
+            if client_credentials_enabled is not None:
+                row.client_credentials_enabled = client_credentials_enabled
+            if ticked is not None:
+                row.scopes = ticked
             session.flush()
             return integration_info(session, row)
 
@@ -388,6 +440,8 @@ def integration_info(session: Session, row: IntegrationRow) -> IntegrationInfo:
         name=row.name,
         account=account_info(session.get_one(AccountRow, row.account_pk)),
         redirect_uris=tuple(row.redirect_uris or ()),
+        client_credentials_enabled=row.client_credentials_enabled,
+        scopes=tuple(row.scopes),
     )
 
 
@@ -417,10 +471,12 @@ def party_info(
 
 __all__ = [
     "ADMINISTRATOR_ROLE_ID",
+    "INTEGRATION_SCOPES",
     "AccountInfo",
     "EntityInfo",
     "IntegrationInfo",
     "RoleInfo",
     "Tenants",
+    "check_integration_scopes",
     "new_client_id",
 ]
