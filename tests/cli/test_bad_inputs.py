@@ -246,6 +246,12 @@ CASES = [
     Case("add-bad-name", add("bad name"),
          "error: Invalid credential name 'bad name'. "
          "Fix: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."),
+    Case("add-name-with-trailing-newline", add("demo2\n"),
+         "error: Invalid credential name 'demo2\\n'. "
+         "Fix: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."),
+    Case("add-client-id-with-newline", add("x", "--client-id", "abc\ndef"),
+         "error: Invalid client ID 'abc\\ndef'. "
+         "Fix: give the integration record's client ID (letters, digits, '.', '_', '~' or '-')."),
     Case("add-bad-duration", add("x", "--renew-min", "soon"),
          "error: Invalid duration 'soon'. Fix: write a whole number with a unit: 90s, 5m, 2h, 14d or 1w, "
          "or combine units from largest to smallest, such as 1d12h; a plain number means seconds."),
@@ -259,6 +265,10 @@ CASES = [
          "error: Unknown auth mode 'password'. Fix: choose one of: self, credential, token."),
     Case("add-bad-strategy", add("x", "--strategy", "sometimes"),
          "error: Unknown strategy 'sometimes'. Fix: choose one of: auto, overlap, replace."),
+    # broker keys
+    Case("broker-key-app-with-trailing-newline", ("broker", "key", "add", "app\n", "--credential", "app1"),
+         "error: Invalid application name 'app\\n'. "
+         "Fix: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."),
     # credential remove
     Case("remove-unknown", ("credential", "remove", "nobody"), UNKNOWN),
     # upload

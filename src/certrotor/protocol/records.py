@@ -56,7 +56,7 @@ def record_script_id(record_id: str) -> str:
     value = record_id.strip().lower()
     if value and not value.startswith(SCRIPT_ID_PREFIX):
         value = SCRIPT_ID_PREFIX + value
-    if not _SCRIPT_ID.match(value) or len(value) > MAX_SCRIPT_ID_LENGTH:
+    if not _SCRIPT_ID.fullmatch(value) or len(value) > MAX_SCRIPT_ID_LENGTH:
         raise InputError(
             f"Invalid certificate record ID {record_id!r}.",
             hint=f"use letters, digits and '_' (e.g. {DEFAULT_RECORD_ID}); NetSuite adds the "
@@ -72,7 +72,7 @@ _RESTLET_DEPLOY_ID = re.compile(r"^(?:[1-9][0-9]*|customdeploy[a-z0-9_]+)$")
 def restlet_script_param(value: str) -> str:
     """A RESTlet's ``script`` parameter: its script ID (``customscript_...``), lower case."""
     script = value.strip().lower()
-    if not _RESTLET_SCRIPT_ID.match(script) or len(script) > MAX_RESTLET_ID_LENGTH:
+    if not _RESTLET_SCRIPT_ID.fullmatch(script) or len(script) > MAX_RESTLET_ID_LENGTH:
         raise InputError(
             f"Invalid RESTlet script ID {value!r}.",
             hint=f"give the script record's ID, e.g. --script-id {RECORDS_RESTLET_SCRIPT}.",
@@ -83,7 +83,7 @@ def restlet_script_param(value: str) -> str:
 def restlet_deploy_param(value: str) -> str:
     """A RESTlet's ``deploy`` parameter: the deployment's number or its script ID (``customdeploy_...``)."""
     deploy = value.strip().lower()
-    if not _RESTLET_DEPLOY_ID.match(deploy) or len(deploy) > MAX_RESTLET_ID_LENGTH:
+    if not _RESTLET_DEPLOY_ID.fullmatch(deploy) or len(deploy) > MAX_RESTLET_ID_LENGTH:
         raise InputError(
             f"Invalid RESTlet deployment {value!r}.",
             hint=f"give its ID or number, e.g. --deploy-id {RECORDS_RESTLET_DEPLOYMENT_ID}.",

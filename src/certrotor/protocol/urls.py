@@ -19,7 +19,7 @@ _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$")
 
 def validate_account_id(account_id: str) -> str:
     value = account_id.strip()
-    if not value or not _ACCOUNT_ID.match(value):
+    if not value or not _ACCOUNT_ID.fullmatch(value):
         raise InputError(
             f"Invalid NetSuite account ID {account_id!r}.",
             hint="use the ID from Setup > Company > Company Information, e.g. 1234567 or 1234567_SB1.",

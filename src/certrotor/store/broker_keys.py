@@ -51,7 +51,7 @@ class BrokerKey:
 
 def check_app_name(app: str) -> str:
     """1 to 64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit."""
-    if not _APP_NAME.match(app):
+    if not _APP_NAME.fullmatch(app):
         raise InputError(
             f"Invalid application name {app!r}.",
             hint="use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
@@ -64,7 +64,7 @@ def add_broker_key(
 ) -> BrokerKey:
     """Record a new key for ``app`` reaching ``credentials`` (each must exist); one live key per app."""
     check_app_name(app)
-    if not _SHA256_HEX.match(key_sha256):
+    if not _SHA256_HEX.fullmatch(key_sha256):
         raise InputError("A broker key hash must be 64 lower-case hex digits.", hint="hash with SHA-256.")
     names = tuple(dict.fromkeys(name.strip() for name in credentials))
     if not names or not all(names):

@@ -47,6 +47,8 @@ from certrotor.store.mapping import to_credential, to_spec
 from certrotor.store.models import AccountRow, CredentialRow, RotationRow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+"""What may stand in the certificate URLs' path: NetSuite's client IDs are 64 hex digits."""
 _NAME_BATCH = 500
 """Names looked up per query: far below any database's bound-parameter limit."""
 
@@ -343,13 +345,18 @@ def _token_aad(credential_id: int) -> bytes:
 
 def validated_spec(spec: CredentialSpec) -> CredentialSpec:
     """Check a spec as a whole and return it normalised (enums coerced, scopes deduplicated)."""
-    if not _NAME.match(spec.name):
+    if not _NAME.fullmatch(spec.name):
         raise InputError(
             f"Invalid credential name {spec.name!r}.",
             hint="use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
         )
     if not spec.client_id.strip():
         raise InputError("The client ID is empty.", hint="give the integration record's client ID.")
+    if not _CLIENT_ID.fullmatch(spec.client_id.strip()):
+        raise InputError(
+            f"Invalid client ID {spec.client_id!r}.",
+            hint="give the integration record's client ID (letters, digits, '.', '_', '~' or '-').",
+        )
     for label, value in (("entity", spec.entity_id), ("role", spec.role_id)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(f"The {label} ID must be a number.", hint=f"e.g. --{label} 1000.")

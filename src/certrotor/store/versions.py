@@ -197,7 +197,7 @@ def current(session: Session, credential: CredentialRef) -> CertificateVersion |
 def by_fingerprint(session: Session, fingerprint: str) -> CertificateVersion | None:
     """The version with this SHA-256 fingerprint (hex, any case, colons allowed)."""
     normalized = fingerprint.replace(":", "").strip().lower()
-    if not _FINGERPRINT.match(normalized):
+    if not _FINGERPRINT.fullmatch(normalized):
         raise InputError(f"{fingerprint!r} is not a SHA-256 fingerprint.", hint="give 64 hex digits.")
     row = _by_fingerprint(session, normalized)
     return None if row is None else to_version(row)

@@ -137,7 +137,7 @@ def secret_digest(value: str) -> str:
 
 
 def check_user_name(name: str) -> str:
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         raise InputError(
             f"{name!r} is not a valid console user name.",
             hint="use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit.",

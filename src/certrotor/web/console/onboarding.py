@@ -65,7 +65,7 @@ class StartedOnboarding:
 
 def _number(value: str, label: str) -> int:
     text = value.strip()
-    if not _DIGITS.match(text):
+    if not _DIGITS.fullmatch(text):
         raise InputError(
             f"The {label} must be a NetSuite internal ID (digits, e.g. 7 or -5), not {value!r}.",
             hint=f"copy the {label}'s internal ID from NetSuite.",
@@ -76,7 +76,7 @@ def _number(value: str, label: str) -> int:
 def check_connect_request(runtime: Runtime, form: ConnectRequest) -> CredentialSpec:
     """The credential the onboarding will create; every field is checked before anything is stored."""
     name = form.name.strip()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InputError(
             f"{form.name!r} is not a valid credential name.",
             hint="use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
@@ -91,7 +91,7 @@ def check_connect_request(runtime: Runtime, form: ConnectRequest) -> CredentialS
             hint="copy the integration record's client ID (Setup > Integration > Manage Integrations).",
         )
     base_url = form.base_url.strip() or None
-    if base_url is not None and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", base_url):
+    if base_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base_url):
         raise InputError(
             f"{form.base_url!r} is not an http(s) base URL.",
             hint="leave it empty for NetSuite itself, or give e.g. http://127.0.0.1:8080 for the emulator.",
