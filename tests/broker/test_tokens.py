@@ -10,7 +10,6 @@ import pytest
 from certrotor.broker.app import BrokerSettings
 from certrotor.services.rotation import Rotator
 from certrotor.store import RotationTrigger
-from certrotor.store.broker_keys import revoke_broker_key
 from services._support import ServiceWorld
 
 from ._support import RunningBroker, running_test_broker, token_claims, token_grants
@@ -149,7 +148,7 @@ class TestRefusals:
         """A key revoked in the store is refused by the very next request."""
         key = broker.add_key("crm", "sales")
         broker.token(key, "sales")
-        revoke_broker_key(world.store, "crm")
+        world.store.revoke_broker_key("crm")
         response = broker.post_token(key, "sales")
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_key"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certrotor.store import Store
-from certrotor.store.broker_keys import BrokerKey, StoreChanges, add_broker_key, broker_keys
+from certrotor.store.broker_keys import BrokerKey, StoreChanges
 
 KEY_PREFIX = "crk_"
 _PREFIX_SHOWN = len(KEY_PREFIX) + 4
@@ -36,8 +36,8 @@ def key_sha256(key: str) -> str:
 def create_key(store: Store, app: str, credentials: Sequence[str]) -> NewKey:
     """Make a key for ``app`` reaching ``credentials``; the store keeps only its hash and first characters."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = add_broker_key(
-        store, app, credentials, key_sha256=key_sha256(key), key_prefix=key[:_PREFIX_SHOWN]
+    record = store.add_broker_key(
+        app, credentials, key_sha256=key_sha256(key), key_prefix=key[:_PREFIX_SHOWN]
     )
     return NewKey(key=key, record=record)
 
@@ -59,6 +59,6 @@ class KeyRing:
         """
         version = self._changes.value()
         if version != self._seen:
-            self._by_hash = {key.key_sha256: key for key in broker_keys(self._store)}
+            self._by_hash = {key.key_sha256: key for key in self._store.broker_keys()}
             self._seen = version
         return self._by_hash.get(key_sha256(presented))

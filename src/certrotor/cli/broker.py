@@ -104,10 +104,9 @@ def list_keys(
 
     from certrotor.cli.context import open_runtime
     from certrotor.cli.output import console, format_time, print_json
-    from certrotor.store.broker_keys import broker_keys
 
     with open_runtime() as runtime:
-        keys = broker_keys(runtime.store, include_revoked=include_revoked)
+        keys = runtime.store.broker_keys(include_revoked=include_revoked)
     if as_json:
         print_json(
             [
@@ -145,10 +144,9 @@ def revoke_key(
     """Revoke APP's key: the broker refuses it from its next request on."""
     from certrotor.cli.context import open_runtime
     from certrotor.cli.output import console, print_json
-    from certrotor.store.broker_keys import revoke_broker_key
 
     with open_runtime() as runtime:
-        key = revoke_broker_key(runtime.store, app)
+        key = runtime.store.revoke_broker_key(app)
         runtime.store.record_event(
             None, "cli", "broker.key.revoke", "ok", {"app": key.app, "key_prefix": key.key_prefix}
         )

@@ -13,19 +13,16 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from certrotor.crypto import utcnow
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
 from certrotor.store.engine import sqlite_path
 from certrotor.store.models import BrokerKeyRow, CredentialRow
-
-if TYPE_CHECKING:
-    from certrotor.store import Store
 
 _APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -59,8 +56,8 @@ def check_app_name(app: str) -> str:
     return app
 
 
-def add_broker_key(
-    store: Store, app: str, credentials: Sequence[str], *, key_sha256: str, key_prefix: str
+def add(
+    session: Session, app: str, credentials: Sequence[str], *, key_sha256: str, key_prefix: str
 ) -> BrokerKey:
     """Record a new key for ``app`` reaching ``credentials`` (each must exist); one live key per app."""
     check_app_name(app)
@@ -72,61 +69,58 @@ def add_broker_key(
             "An application key must reach at least one credential.",
             hint="name each with --credential NAME.",
         )
-    with store._write() as session:
-        live = set(
-            session.scalars(
-                select(CredentialRow.name).where(
-                    CredentialRow.name.in_(names), CredentialRow.removed_at.is_(None)
-                )
+    live = set(
+        session.scalars(
+            select(CredentialRow.name).where(
+                CredentialRow.name.in_(names), CredentialRow.removed_at.is_(None)
             )
         )
-        missing = [name for name in names if name not in live]
-        if missing:
-            raise NotFoundError(
-                f"No credential named {', '.join(repr(name) for name in missing)}.",
-                hint="see the names with `certrotor credential list`.",
-            )
-        taken = session.scalar(
-            select(BrokerKeyRow.id).where(BrokerKeyRow.app == app, BrokerKeyRow.revoked_at.is_(None))
+    )
+    missing = [name for name in names if name not in live]
+    if missing:
+        raise NotFoundError(
+            f"No credential named {', '.join(repr(name) for name in missing)}.",
+            hint="see the names with `certrotor credential list`.",
         )
-        if taken is not None:
-            raise _app_taken(app)
-        row = BrokerKeyRow(
-            app=app,
-            key_sha256=key_sha256,
-            key_prefix=key_prefix,
-            credentials=list(names),
-            created_at=utcnow(),
-        )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            # Another process added a key for the same application at the same moment.
-            raise _app_taken(app) from None
-        return _broker_key(row)
-
-
-def broker_keys(store: Store, *, include_revoked: bool = False) -> list[BrokerKey]:
-    """Every live key (and the revoked ones on request), by application name."""
-    with store._read() as session:
-        query = select(BrokerKeyRow).order_by(BrokerKeyRow.app, BrokerKeyRow.id)
-        if not include_revoked:
-            query = query.where(BrokerKeyRow.revoked_at.is_(None))
-        return [_broker_key(row) for row in session.scalars(query)]
-
-
-def revoke_broker_key(store: Store, app: str) -> BrokerKey:
-    """Revoke ``app``'s live key; the broker refuses it from its next request on."""
-    with store._write() as session:
-        row = session.scalar(
-            select(BrokerKeyRow).where(BrokerKeyRow.app == app, BrokerKeyRow.revoked_at.is_(None))
-        )
-        if row is None:
-            raise NotFoundError(f"No live broker key for the application {app!r}.", hint=_LIST_HINT)
-        row.revoked_at = utcnow()
+    taken = session.scalar(
+        select(BrokerKeyRow.id).where(BrokerKeyRow.app == app, BrokerKeyRow.revoked_at.is_(None))
+    )
+    if taken is not None:
+        raise _app_taken(app)
+    row = BrokerKeyRow(
+        app=app,
+        key_sha256=key_sha256,
+        key_prefix=key_prefix,
+        credentials=list(names),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    try:
         session.flush()
-        return _broker_key(row)
+    except IntegrityError:
+        # Another process added a key for the same application at the same moment.
+        raise _app_taken(app) from None
+    return _broker_key(row)
+
+
+def listed(session: Session, *, include_revoked: bool = False) -> list[BrokerKey]:
+    """Every live key (and the revoked ones on request), by application name."""
+    query = select(BrokerKeyRow).order_by(BrokerKeyRow.app, BrokerKeyRow.id)
+    if not include_revoked:
+        query = query.where(BrokerKeyRow.revoked_at.is_(None))
+    return [_broker_key(row) for row in session.scalars(query)]
+
+
+def revoke(session: Session, app: str) -> BrokerKey:
+    """Revoke ``app``'s live key; the broker refuses it from its next request on."""
+    row = session.scalar(
+        select(BrokerKeyRow).where(BrokerKeyRow.app == app, BrokerKeyRow.revoked_at.is_(None))
+    )
+    if row is None:
+        raise NotFoundError(f"No live broker key for the application {app!r}.", hint=_LIST_HINT)
+    row.revoked_at = utcnow()
+    session.flush()
+    return _broker_key(row)
 
 
 def _app_taken(app: str) -> AlreadyExistsError:

@@ -9,7 +9,7 @@ a secret except where asked by name (:meth:`Store.load_private_key`, :meth:`Stor
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -21,8 +21,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from certrotor.crypto import PrivateKey, fingerprint_sha256
 from certrotor.errors import MasterKeyError, StoreError
 from certrotor.keyvault import MasterKey
-from certrotor.store import accounts, audit, credentials, journal, leases, meta, migrate, versions
+from certrotor.store import (
+    accounts,
+    audit,
+    broker_keys,
+    credentials,
+    journal,
+    leases,
+    meta,
+    migrate,
+    versions,
+)
 from certrotor.store.accounts import UNSET, Unset
+from certrotor.store.broker_keys import BrokerKey
 from certrotor.store.credentials import CredentialChanges
 from certrotor.store.domain import (
     Account,
@@ -497,3 +508,22 @@ class Store:
         """Audit records, newest first: of one credential (removed ones included) or of all."""
         with self._read() as session:
             return audit.newest(session, credential, limit)
+
+    # ----------------------------------------------------------------- token broker keys
+
+    def add_broker_key(
+        self, app: str, credentials: Sequence[str], *, key_sha256: str, key_prefix: str
+    ) -> BrokerKey:
+        """Record the SHA-256 of a new application key (the key itself is never stored)."""
+        with self._write() as session:
+            return broker_keys.add(session, app, credentials, key_sha256=key_sha256, key_prefix=key_prefix)
+
+    def broker_keys(self, *, include_revoked: bool = False) -> list[BrokerKey]:
+        """The applications' broker keys (hashes and grants), live ones unless asked otherwise."""
+        with self._read() as session:
+            return broker_keys.listed(session, include_revoked=include_revoked)
+
+    def revoke_broker_key(self, app: str) -> BrokerKey:
+        """Revoke ``app``'s live broker key."""
+        with self._write() as session:
+            return broker_keys.revoke(session, app)
