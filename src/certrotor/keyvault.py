@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from certrotor.errors import MasterKeyError, TamperedDataError
+from certrotor.errors import InputError, MasterKeyError, TamperedDataError
+from certrotor.userfiles import read_user_file
 
 if TYPE_CHECKING:
     from certrotor.config import Settings
@@ -32,6 +33,8 @@ NONCE_BYTES = 12
 FORMAT_V1 = b"v1"
 _HEADER_BYTES = len(FORMAT_V1) + KEY_ID_BYTES
 _KEY_ID_LABEL = b"certrotor master key id v1"
+_KEY_FILE_MAX_BYTES = 4096
+"""A key file holds 43 characters and a newline; anything far longer is not a key file."""
 
 
 def _b64url_encode(raw: bytes) -> str:
@@ -195,8 +198,8 @@ def _read_key_file(path: Path) -> MasterKey:
             hint=f"run `chmod 600 {path}`.",
         )
     try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
+        text = read_user_file(path, hint="", limit=_KEY_FILE_MAX_BYTES).decode("ascii")
+    except (InputError, UnicodeDecodeError):
         raise MasterKeyError(
             f"The master key file {path} cannot be read as text.",
             hint="the file must hold the base64url form of 32 random bytes.",

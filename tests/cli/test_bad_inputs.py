@@ -79,6 +79,10 @@ def _write_bad_files(directory: Path) -> None:
         directory, "expired", ec.generate_private_key(ec.SECP256R1()), days=10, start_days=-20
     )
     _write_key_and_certificate(directory, "other", ec.generate_private_key(ec.SECP256R1()), days=30)
+    # Files no certificate comes in: a FIFO nobody writes to, a directory, and 2 MiB of PEM-like text.
+    os.mkfifo(directory / "pipe.pem")
+    (directory / "folder.pem").mkdir()
+    (directory / "huge.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (2 << 20))
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +201,19 @@ CASES = [
     Case("inspect-weak-key", ("cert", "inspect", "weak-cert.pem"), WEAK),
     Case("inspect-missing-file", ("cert", "inspect", "missing.pem"),
          "error: Cannot read missing.pem: No such file or directory. Fix: give the path of a PEM file."),
+    Case("inspect-endless-device", ("cert", "inspect", "/dev/zero"),
+         "error: Cannot read /dev/zero: it is not a regular file. Fix: give the path of a PEM file."),
+    Case("inspect-fifo", ("cert", "inspect", "pipe.pem"),
+         "error: Cannot read pipe.pem: it is not a regular file. Fix: give the path of a PEM file."),
+    Case("inspect-directory", ("cert", "inspect", "folder.pem"),
+         "error: Cannot read folder.pem: it is not a regular file. Fix: give the path of a PEM file."),
+    Case("inspect-oversized", ("cert", "inspect", "huge.pem"),
+         "error: Cannot read huge.pem: it is larger than 1 MiB. Fix: give the path of a PEM file."),
     # credential add
+    Case("add-key-from-endless-device", add("x", "--key-file", "/dev/zero", "--cert-file", "auth-cert.pem"),
+         "error: Cannot read the key file /dev/zero: it is not a regular file. Fix: check the path."),
+    Case("add-oversized-certificate", add("x", "--key-file", "auth-key.pem", "--cert-file", "huge.pem"),
+         "error: Cannot read the certificate file huge.pem: it is larger than 1 MiB. Fix: check the path."),
     Case("add-key-as-certificate", add("x", "--key-file", "auth-key.pem", "--cert-file", "auth-key.pem"),
          KEY_FOR_CERTIFICATE),
     Case("add-certificate-as-key", add("x", "--key-file", "auth-cert.pem", "--cert-file", "auth-cert.pem"),
@@ -301,6 +317,27 @@ CASES = [
     Case("health-unknown", ("health", "nobody"), UNKNOWN),
     Case("events-unknown", ("events", "nobody"), UNKNOWN),
 ]  # fmt: skip
+
+
+class TestConfigFile:
+    @pytest.mark.parametrize("config", ["/dev/zero", "pipe.pem", "huge.pem"])
+    def test_a_config_file_that_is_no_regular_file_or_too_large_is_refused(
+        self, config: str, baseline: Baseline, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """CERTROTOR_CONFIG naming a device, a FIFO or 2 MiB: one line, at once; the store is unchanged."""
+        monkeypatch.setenv("CERTROTOR_DATA_DIR", str(baseline.data_dir))
+        monkeypatch.setenv("CERTROTOR_CONFIG", config)
+        monkeypatch.chdir(baseline.files_dir)
+        store_before = store_snapshot(baseline.data_dir)
+        reason = "it is larger than 1 MiB" if config == "huge.pem" else "it is not a regular file"
+
+        result = cli("credential", "list")
+
+        result.assert_one_line_error(
+            f"error: Cannot read the config file {config}: {reason}. "
+            "Fix: point CERTROTOR_CONFIG at a TOML file."
+        )
+        assert store_snapshot(baseline.data_dir) == store_before
 
 
 class TestBadInputs:

@@ -13,6 +13,7 @@ from rich.table import Table
 from certrotor import crypto
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.errors import InputError
+from certrotor.userfiles import read_user_file
 
 cert_app = typer.Typer(help="Look at certificates.", no_args_is_help=True)
 
@@ -101,12 +102,7 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a certificate's key type, subject, validity and SHA-256 fingerprint."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"Cannot read {path}: {exc.strerror}.", hint="give the path of a PEM file."
-        ) from None
+    data = read_user_file(path, hint="give the path of a PEM file.")
     info = crypto.inspect_certificate(crypto.load_certificate_pem(data))
     fields = {
         "type": info.key_type,

@@ -14,15 +14,13 @@ from certrotor.scheduling import RenewalWindow, plan_next_rotation
 from certrotor.services.rotation.kinds import m2m_steps_for
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, CredentialSpec, EventOutcome, VersionState
+from certrotor.userfiles import read_user_file
 
 ACTOR = "cli"
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read the {what} {path}: {exc.strerror}.", hint="check the path.") from None
+    return read_user_file(path, what=f"the {what}", hint="check the path.")
 
 
 def add_credential(
