@@ -9,7 +9,7 @@ import pytest
 from certrotor.crypto import fingerprint_sha256, load_certificate_pem
 from certrotor.emulator.testing import RunningEmulator
 
-from ._support import Caller, make_certificate, netsuite_error
+from ._support import Caller, make_certificate, netsuite_error, snapshot
 
 
 def admin(caller: Caller, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
@@ -103,3 +103,94 @@ class TestAdmin:
             shared_caller.endpoints.certificates_url(shared_caller.tenant.client_id)
         )
         assert netsuite_error(response)[:2] == (405, "METHOD_NOT_ALLOWED")
+
+
+class TestNumericBounds:
+    def test_management_token_lifetime_beyond_ten_years_is_refused(self, shared_caller: Caller) -> None:
+        """A lifetime no date can hold is NetSuite's 400 naming the bound, and no token is issued."""
+        before = snapshot(shared_caller.emulator)
+        response = admin(
+            shared_caller, "POST", "/management-tokens", {"lifetime_seconds": 3048618198901039104}
+        )
+        assert netsuite_error(response) == (
+            400,
+            "INVALID_CONTENT",
+            "Invalid request: lifetime_seconds: Input should be less than or equal to 316224000.",
+        )
+        assert "access_token" not in response.text
+        assert snapshot(shared_caller.emulator) == before
+
+    @pytest.mark.parametrize(
+        ("method", "path", "payload", "answer"),
+        [
+            pytest.param(
+                "POST",
+                "/_emulator/entities",
+                {"entity_id": 2**70},
+                (
+                    400,
+                    "INVALID_CONTENT",
+                    "Invalid request: entity_id: Input should be less than or equal to 2147483647.",
+                ),
+                id="entity id",
+            ),
+            pytest.param(
+                "POST",
+                "/_emulator/mappings",
+                {"entity_id": 7, "role_id": -(2**63)},
+                (
+                    400,
+                    "INVALID_CONTENT",
+                    "Invalid request: role_id: Input should be greater than or equal to -2147483648.",
+                ),
+                id="mapped role id",
+            ),
+            pytest.param(
+                "POST",
+                "/_emulator/config",
+                {"refresh_token_lifetime_seconds": 2**64},
+                (
+                    400,
+                    "INVALID_CONTENT",
+                    "Invalid config: 1 validation error for EmulatorConfig\nrefresh_token_lifetime_seconds\n"
+                    "  Input should be less than or equal to 316224000",
+                ),
+                id="refresh token lifetime",
+            ),
+            pytest.param(
+                "GET",
+                "/services/rest/record/v1/customer/" + str(2**70),
+                None,
+                (404, "NONEXISTENT_ID", None),
+                id="record id",
+            ),
+            pytest.param(
+                "GET",
+                f"/services/rest/record/v1/customer?limit=5&offset={2**70}",
+                None,
+                (400, "INVALID_PARAMETER", f"Invalid offset {2**70}: give 0 to 2147483647."),
+                id="page offset",
+            ),
+        ],
+    )
+    def test_numbers_beyond_what_the_emulator_holds_are_4xx(
+        self,
+        shared_caller: Caller,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        answer: tuple[int, str, str | None],
+    ) -> None:
+        """IDs, offsets and lifetimes too large for SQLite or a date get a 4xx in NetSuite's shape."""
+        before = snapshot(shared_caller.emulator)
+        config = admin(shared_caller, "GET", "/config").json()
+        headers = {"Authorization": f"Bearer {shared_caller.tenant.admin_token}"}
+        response = shared_caller.http.request(
+            method, shared_caller.emulator.base_url + path, json=payload, headers=headers
+        )
+        status, code, detail = netsuite_error(response)
+        assert (status, code) == answer[:2]
+        if answer[2] is not None:
+            assert detail.startswith(answer[2])
+        assert snapshot(shared_caller.emulator) == before
+        assert admin(shared_caller, "GET", "/config").json() == config

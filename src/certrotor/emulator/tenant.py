@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from certrotor.emulator.state import DemoTenantInfo, EmulatorState, TokenGrant
+from certrotor.emulator.state.tenants import check_integration_scopes
 from certrotor.emulator.tokens import MANAGEMENT_TOKEN_LIFETIME_SECONDS, TokenIssuer
 from certrotor.errors import NotFoundError
 
@@ -109,6 +110,8 @@ def init_demo(
     ``scopes`` and ``client_credentials_enabled`` set the demo integration record's boxes (``None``
     keeps them: all scopes ticked and the grant enabled on a new record).
     """
+    if scopes is not None:
+        check_integration_scopes(scopes)
     state = EmulatorState.open(state_path)
     try:
         tenant = ensure_demo_tenant(state)
