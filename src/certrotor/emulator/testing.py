@@ -187,6 +187,28 @@ class RunningEmulator:
         token: str = answer["access_token"]
         return token
 
+    def upload_certificate(
+        self, certificate_pem: str, *, entity_id: int | None = None, role_id: int | None = None
+    ) -> str:
+        """Upload a PEM certificate for the demo (or given) entity and role with the admin token, as
+        a user does in the NetSuite UI; the new certificate ID (the ``kid`` of client assertions)."""
+        payload = {
+            "fileContent": certificate_pem,
+            "entity": entity_id if entity_id is not None else self.tenant.entity_id,
+            "role": role_id if role_id is not None else self.tenant.role_id,
+        }
+        url = self.endpoints.certificates_url(self.tenant.client_id)
+        headers = {"Authorization": f"Bearer {self.tenant.admin_token}"}
+        if self._http is not None:
+            response = self._http.post(url, json=payload, headers=headers)
+        else:
+            with admin_client() as client:
+                response = client.post(url, json=payload, headers=headers)
+        if response.status_code != 200:
+            raise EmulatorAdminError(f"The upload answered {response.status_code}: {response.text}")
+        certificate_id: str = response.json()["certificate_id"]
+        return certificate_id
+
     def certificates(self) -> list[dict[str, Any]]:
         """Every certificate on the emulator with client ID, fingerprint and revoked flag."""
         certificates: list[dict[str, Any]] = self._admin("GET", "/certificates")
