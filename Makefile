@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-imports typecheck pytest netsuite-test system-deps bench clean
+.PHONY: run test lint lint-imports typecheck pytest netsuite-test interop-deps system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -42,7 +42,7 @@ lint-imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/certrotor
 
-pytest: $(STAMP) system-deps
+pytest: $(STAMP) system-deps interop-deps
 	$(BIN)/pytest -q
 
 # The SuiteCloud project's Jest tests; `npm ci` only when node_modules is missing or older than the lock.
@@ -53,6 +53,14 @@ $(NETSUITE_STAMP): netsuite/package-lock.json | system-deps
 
 netsuite-test: $(NETSUITE_STAMP)
 	cd netsuite && npm test
+
+# The emulator's interop test drives @brokenrubik/netsuite-sdk, pinned by tests/interop/node's lock file.
+INTEROP_STAMP := tests/interop/node/node_modules/.installed
+$(INTEROP_STAMP): tests/interop/node/package-lock.json | system-deps
+	cd tests/interop/node && npm ci --no-audit --no-fund
+	@touch $(INTEROP_STAMP)
+
+interop-deps: $(INTEROP_STAMP)
 
 test: $(STAMP) system-deps lint lint-imports typecheck netsuite-test pytest
 
