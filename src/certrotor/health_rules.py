@@ -19,6 +19,7 @@ last rotation failed                            WARN; CRIT without a current cer
 inside the renewal window, nothing planned      WARN
 planned rotation overdue (daemon not running?)  WARN
 certificate on NetSuite unknown to this store   WARN (one reason per certificate)
+account marked insecure (TLS off, plain http)   WARN
 ==============================================  ======================================
 """
 
@@ -131,6 +132,8 @@ class HealthReason:
 
     status: HealthStatus
     code: str
+    insecure_base_url: str | None = None
+    """Set when the account is marked insecure (``--insecure``): its base URL, or ``(derived)``."""
     message: str
     fix: str
 
@@ -335,6 +338,13 @@ def _other_reasons(facts: HealthFacts) -> list[HealthReason]:
                 HealthStatus.WARN, "foreign_certificate", message, _revoke_command(facts.name, certificate_id)
             )
         )
+    if facts.insecure_base_url is not None:
+        message = (
+            f"The account is marked insecure (base URL {facts.insecure_base_url}): TLS verification is "
+            "off and plain http:// is allowed, for a test server only."
+        )
+        fix = _command("credential", "set", facts.name, "--secure")
+        reasons.append(HealthReason(HealthStatus.WARN, "insecure_transport", message, fix))
     return reasons
 
 

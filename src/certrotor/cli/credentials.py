@@ -27,7 +27,7 @@ from certrotor.durations import format_duration, parse_duration
 from certrotor.errors import InputError
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
-from certrotor.protocol.urls import NetSuiteEndpoints
+from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.services import operations
 from certrotor.store import (
     AuthMode,
@@ -38,6 +38,7 @@ from certrotor.store import (
     EventOutcome,
     Strategy,
 )
+from certrotor.store.accounts import UNSET
 
 _INTERNAL_ID = re.compile(r"-?[0-9]+")
 """A NetSuite internal id; negative ones exist (Oracle's own example uses entity -5)."""
@@ -250,6 +251,7 @@ def show(
         "has_management_token": credential.has_management_token,
         "hook": credential.hook_command is not None,
         "delivery_dir": credential.delivery_dir,
+        "insecure": not credential.verify_tls,
         "versions": [
             {
                 "id": v.id,
@@ -306,6 +308,14 @@ def set_options(
     token: Annotated[
         str | None, typer.Option("--token", help="Store a new management token (sealed).")
     ] = None,
+    insecure: Annotated[
+        bool | None,
+        typer.Option(
+            "--insecure/--secure",
+            help="Test servers only: TLS verification off and plain http:// allowed for the account "
+            "(--secure turns both back on).",
+        ),
+    ] = None,
 ) -> None:
     """Change a credential's settings; the next rotation uses them. Nothing changes on a bad value."""
     changes: CredentialChanges = {}
@@ -332,7 +342,7 @@ def set_options(
         changes["hook_command"] = hook or None
     if deliver_to is not None:
         changes["delivery_dir"] = str(deliver_to)
-    if not changes and base_url is None and token is None:
+    if not changes and base_url is None and token is None and insecure is None:
         raise InputError(
             "Nothing to change.", hint="give at least one option; see `certrotor credential set --help`."
         )
@@ -341,14 +351,28 @@ def set_options(
         credential = store.get_credential(name)
         if base_url is not None:
             NetSuiteEndpoints.for_account(credential.account_id, base_url or None)  # refuse a bad URL first
+        # The account as it will be, checked before anything is written.
+        check_transport(
+            (base_url or None) if base_url is not None else credential.base_url,
+            insecure=insecure if insecure is not None else not credential.verify_tls,
+        )
         if changes:
             credential = store.update_credential(name, **changes)
-        if base_url is not None:
-            store.update_account(credential.account_id, base_url=base_url or None)
+        if base_url is not None or insecure is not None:
+            store.update_account(
+                credential.account_id,
+                base_url=(base_url or None) if base_url is not None else UNSET,
+                verify_tls=None if insecure is None else not insecure,
+            )
         if token is not None:
             store.set_management_token(credential, token)
         changed = sorted(
-            [*changes, *(["base_url"] if base_url is not None else []), *(["token"] if token else [])]
+            [
+                *changes,
+                *(["base_url"] if base_url is not None else []),
+                *(["token"] if token else []),
+                *(["insecure"] if insecure is not None else []),
+            ]
         )
         store.record_event(credential, "cli", "credential-set", EventOutcome.OK, {"changed": changed})
     console.print(f"Updated {name}: {', '.join(changed)}.")

@@ -15,7 +15,11 @@ ValidityDaysOption = Annotated[
 ValidityOption = Annotated[str | None, typer.Option("--validity", help="Validity as a duration (e.g. 10m).")]
 BaseUrlOption = Annotated[str | None, typer.Option("--base-url", help="Override NetSuite's hosts.")]
 InsecureOption = Annotated[
-    bool, typer.Option("--insecure", help="Turn TLS verification off for this account.")
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Test servers only: turn TLS verification off for this account and allow plain http://.",
+    ),
 ]
 RenewMinOption = Annotated[
     str, typer.Option("--renew-min", help="Renew at the latest this long before expiry.")

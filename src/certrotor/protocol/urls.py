@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -41,6 +42,35 @@ def _normalize_base_url(base_url: str) -> str:
             "http://127.0.0.1:8080 for the emulator.",
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the machine."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(base_url: str | None, *, insecure: bool) -> None:
+    """Refuse a plain ``http://`` base URL outside loopback unless the account is marked insecure.
+
+    Management tokens, client assertions and certificate record uploads (private keys included)
+    would otherwise cross the network in clear text.
+    """
+    if not base_url or insecure:
+        return
+    parts = urlsplit(base_url.strip())
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
+        raise InputError(
+            f"Refusing the plain http:// base URL {base_url}: tokens and private keys would cross "
+            "the network in clear text.",
+            hint="use https://, or, for a test server only, mark the account insecure with --insecure "
+            "(which also turns TLS verification off).",
+        )
 
 
 @dataclass(frozen=True, slots=True)

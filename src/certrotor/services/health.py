@@ -56,3 +56,4 @@ def check_all(
     store = runtime.store
     credentials = [store.get_credential(n) for n in names] if names else store.list_credentials()
     return [check_credential(runtime, c, remote=remote, probe=probe) for c in credentials]
+        insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),

@@ -13,11 +13,13 @@ from certrotor.config import Settings
 from certrotor.crypto import PrivateKey, utcnow
 from certrotor.errors import ConfigError
 from certrotor.keyvault import MasterKey
-from certrotor.protocol.urls import NetSuiteEndpoints
+from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.store import AuthMode, CertificateVersion, Credential, Store
 
 
 def endpoints_for(credential: Credential) -> NetSuiteEndpoints:
+    """The credential's endpoints; a plain http:// base URL outside loopback needs an insecure account."""
+    check_transport(credential.base_url, insecure=not credential.verify_tls)
     return NetSuiteEndpoints.for_account(credential.account_id, credential.base_url)
 
 

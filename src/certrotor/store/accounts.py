@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from certrotor.crypto import utcnow
 from certrotor.errors import InputError, NotFoundError
-from certrotor.protocol.urls import NetSuiteEndpoints, validate_account_id
+from certrotor.protocol.urls import NetSuiteEndpoints, check_transport, validate_account_id
 from certrotor.store.domain import Account, CredentialSpec
 from certrotor.store.mapping import to_account
 from certrotor.store.models import AccountRow
@@ -46,6 +46,7 @@ def update(
         row.base_url = normalize_base_url(row.account_id, base_url)
     if verify_tls is not None:
         row.verify_tls = verify_tls
+    check_transport(row.base_url, insecure=not row.verify_tls)
     session.flush()
     return to_account(row)
 
@@ -63,6 +64,7 @@ def row_for_spec(session: Session, spec: CredentialSpec) -> AccountRow:
     base_url = normalize_base_url(account_id, spec.base_url)
     row = session.scalar(select(AccountRow).where(AccountRow.account_id == account_id))
     if row is None:
+        check_transport(base_url, insecure=spec.verify_tls is False)
         row = AccountRow(
             account_id=account_id,
             base_url=base_url,
