@@ -116,6 +116,8 @@ class HealthFacts:
     """``None`` when no probe was asked for."""
     placeholder_detected: bool = False
     record_script_id: str | None = None
+    insecure_base_url: str | None = None
+    """Set when the account is marked insecure (``--insecure``): its base URL, or ``(derived)``."""
 
     @property
     def has_current(self) -> bool:
@@ -132,8 +134,6 @@ class HealthReason:
 
     status: HealthStatus
     code: str
-    insecure_base_url: str | None = None
-    """Set when the account is marked insecure (``--insecure``): its base URL, or ``(derived)``."""
     message: str
     fix: str
 

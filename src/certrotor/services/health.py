@@ -46,6 +46,7 @@ def check_credential(
         probe=observed.probe,
         placeholder_detected=observed.placeholder,
         record_script_id=credential.record_script_id,
+        insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),
     )
     return evaluate_health(facts)
 
@@ -56,4 +57,3 @@ def check_all(
     store = runtime.store
     credentials = [store.get_credential(n) for n in names] if names else store.list_credentials()
     return [check_credential(runtime, c, remote=remote, probe=probe) for c in credentials]
-        insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),
