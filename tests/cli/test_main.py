@@ -135,7 +135,9 @@ BAD_SETTINGS = {
     "log-level": (
         "CERTROTOR_LOG_LEVEL",
         "loud",
-        "error: Unknown log level 'loud'. Fix: choose one of: debug, info, warning, error, critical.",
+        "error: The setting CERTROTOR_LOG_LEVEL is invalid: unknown log level 'loud'; choose one of: "
+        "debug, info, warning, error, critical. Fix: correct it in the environment or in the config "
+        "file named by CERTROTOR_CONFIG.",
     ),
 }
 

@@ -140,6 +140,12 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "web", "certrotor.cli.web:web_app", "The web console: serve it, manage who may log in.", group=True
     ),
+    LazyCommand(
+        "config",
+        "certrotor.cli.settings:config_app",
+        "Settings: what is in effect and where it came from.",
+        group=True,
+    ),
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from certrotor.config import Settings, default_config_file, load_settings
+from certrotor.config import Settings, config_file_path, default_config_file, load_settings
 from certrotor.errors import ConfigError
 from certrotor.logging import configure_logging
 from certrotor.services.runtime import Runtime
@@ -41,10 +41,14 @@ def load_cli_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problem = exc.errors()[0]
         name = "_".join(str(part) for part in problem["loc"]).upper()
+        field = str(problem["loc"][0]) if problem["loc"] else name.lower()
+        # Validated alike wherever it came from; the message names where this value was read.
+        where = f"CERTROTOR_{name}"
+        if f"CERTROTOR_{field.upper()}" not in os.environ and config_file_path().is_file():
+            where = f"{field} in {config_file_path()}"
+        message = problem["msg"].removeprefix("Value error, ")
         # The offending value is left out on purpose: it may be a master key or a token.
-        raise ConfigError(
-            f"The setting CERTROTOR_{name} is invalid: {problem['msg']}.", hint=_FIX_SETTINGS
-        ) from None
+        raise ConfigError(f"The setting {where} is invalid: {message}.", hint=_FIX_SETTINGS) from None
     except tomllib.TOMLDecodeError as exc:
         config_file = os.environ.get("CERTROTOR_CONFIG") or default_config_file()
         raise ConfigError(

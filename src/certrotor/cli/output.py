@@ -5,15 +5,57 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Collection
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
 
-# Off a terminal (pipes, tests, CI logs) Rich would squeeze tables into 80 columns and cut the
-# certificate IDs people copy from them; give it room instead.
-_WIDTH = None if sys.stdout.isatty() else 200
-console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-error_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+# Width: COLUMNS when set, else the terminal's, else 80 (Rich's rule, read at every print). No emoji
+# codes: a fingerprint's ":CD:" must stay text.
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+_FOLDED_COLUMN_FLOOR = 4
+"""Narrowest a wrapped column gets before a table is allowed to outgrow the terminal."""
+
+
+def table(*headers: str, ids: Collection[str] = (), **options: Any) -> Table:
+    """A table whose ``ids`` columns are never wrapped nor cut (people copy them into commands).
+
+    Other columns wrap, folding long words, to make room. Fill it with :func:`add_row`, print it
+    with :func:`print_table`.
+    """
+    rows = Table(**options)
+    for header in headers:
+        if header in ids:
+            rows.add_column(header, no_wrap=True, overflow="ignore")
+        else:
+            rows.add_column(header, overflow="fold")
+    return rows
+
+
+def add_row(rows: Table, *cells: object) -> None:
+    """Cells as plain text: no markup, so a value with brackets prints as it is."""
+    rows.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells))
+
+
+def print_table(rows: Table, *, to: Console | None = None) -> None:
+    """Print ``rows`` as wide as the output, or wider when only that keeps every ID column whole."""
+    out = to or console
+    options = out.options.update_width(1_000_000)
+    needed = 1
+    for column in rows.columns:
+        cells = [*column.cells, Text(str(column.header))]
+        widest = max(Measurement.get(out, options, cell).maximum for cell in cells)
+        needed += 3 + (widest if column.no_wrap else min(widest, _FOLDED_COLUMN_FLOOR))
+    if needed <= out.width:
+        out.print(rows)
+        return
+    wider = Console(file=out.file, width=needed, highlight=False, emoji=False, force_terminal=out.is_terminal)
+    wider.print(rows)
 
 
 def _default(value: object) -> object:
