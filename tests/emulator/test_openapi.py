@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -98,3 +101,48 @@ class TestConformance:
         # Random fileContent is never a certificate: nothing was stored.
         assert len(shared_emulator.certificates()) == before
         assert shared_caller.list().status_code == 200
+
+
+class TestWholeDocument:
+    def test_no_operation_answers_a_server_error(self, emulator: RunningEmulator) -> None:
+        """Generated requests, valid and invalid, to every operation (the /_emulator admin API too) never
+        get a 5xx."""
+        import httpx2
+
+        document = httpx2.get(emulator.base_url + "/openapi.json").json()
+        schema = schemathesis.openapi.from_dict(document)
+        headers = {"Authorization": f"Bearer {emulator.tenant.admin_token}"}
+        defaults = emulator.config()
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert any(operation.path.startswith("/_emulator/") for operation in operations)
+        server_errors: list[str] = []
+        for operation, mode in itertools.product(operations, GenerationMode):
+            # Negative cases break the documented bounds on purpose (numbers beyond them, wrong types).
+            strategy = operation.as_strategy(mode, headers=headers)
+
+            @given(case=strategy)
+            @settings(
+                max_examples=25,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            def call(case: Any) -> None:
+                if case.path.endswith("/send-import") and isinstance(case.body, dict):
+                    # Signed imports go out to receiver_url: keep them on a closed loopback port.
+                    case.body["receiver_url"] = "http://127.0.0.1:9"
+                response = case.call(base_url=emulator.base_url)
+                if response.status_code >= 500:
+                    server_errors.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+                if case.path in ("/_emulator/config", "/_emulator/faults") and case.method == "POST":
+                    # Injected faults are 5xx by design: every case starts from the defaults.
+                    emulator.set_config(**defaults)
+
+            try:
+                call()
+            except Unsatisfiable:
+                # An operation without parameters or body has no invalid request to make.
+                assert mode is GenerationMode.NEGATIVE
+        assert server_errors == []

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from certrotor.emulator.bounds import MAX_LIFETIME_SECONDS
+
 # NetSuite's two caps on active (unrevoked, unexpired) certificates, the defaults of the settings
 # below; ``state/certificates.py`` (``_check_caps``) enforces them at upload, with NetSuite's refusal.
 ACTIVE_CERTIFICATES_PER_INTEGRATION = 5
@@ -19,6 +21,11 @@ ORACLE_CONTENT_TYPE = "application/vnd.oracle.resource+json"
 
 AudienceRule = Literal["strict", "lenient"]
 """How an assertion's ``aud`` is compared with the token endpoint URL (see ``audience_rule``)."""
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""The largest body limit that may be set: the middleware holds a whole body in memory."""
+MAX_CAP = 1_000_000
+"""The largest certificate cap that may be set (more than any integration could hold)."""
 
 FAULT_FIELDS = frozenset(
     {
@@ -52,14 +59,16 @@ class EmulatorConfig(BaseModel):
 
     clock_tolerance_seconds: int = Field(default=60, ge=0, le=3600)
     """Leeway for ``iat``/``exp``/``nbf`` of client assertions (clock skew between hosts)."""
-    max_active_per_integration: int = Field(default=ACTIVE_CERTIFICATES_PER_INTEGRATION, ge=1)
+    max_active_per_integration: int = Field(default=ACTIVE_CERTIFICATES_PER_INTEGRATION, ge=1, le=MAX_CAP)
     """Cap of active certificates per integration record (see ``ACTIVE_CERTIFICATES_PER_INTEGRATION``)."""
-    max_active_per_combination: int | None = Field(default=ACTIVE_CERTIFICATES_PER_COMBINATION, ge=1)
+    max_active_per_combination: int | None = Field(
+        default=ACTIVE_CERTIFICATES_PER_COMBINATION, ge=1, le=MAX_CAP
+    )
     """Cap per (integration, entity, role); ``None`` is no cap, ``1`` models revoke-then-upload."""
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=MAX_BODY_BYTES)
     token_lifetime_seconds: int = Field(default=3600, ge=1, le=86400)
-    authorization_code_lifetime_seconds: int = Field(default=600, ge=1)
-    refresh_token_lifetime_seconds: int = Field(default=7 * 86400, ge=1)
+    authorization_code_lifetime_seconds: int = Field(default=600, ge=1, le=MAX_LIFETIME_SECONDS)
+    refresh_token_lifetime_seconds: int = Field(default=7 * 86400, ge=1, le=MAX_LIFETIME_SECONDS)
     require_jti: bool = False
     """Refuse assertions without ``jti``; otherwise a hash of the assertion guards against replay."""
     replay_without_jti: bool = True
@@ -96,9 +105,9 @@ class EmulatorConfig(BaseModel):
     """Probability of a 5xx answer after an upload or revoke was stored."""
     after_commit_drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     """Probability of closing the connection after an upload or revoke was stored."""
-    max_faults: int | None = Field(default=None, ge=0)
+    max_faults: int | None = Field(default=None, ge=0, le=2**63 - 1)
     """Stop injecting faults after this many (``None``: no limit)."""
-    fault_seed: int | None = None
+    fault_seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     """Seed of the fault dice, for reproducible runs."""
 
     @model_validator(mode="after")

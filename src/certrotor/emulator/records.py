@@ -246,7 +246,7 @@ def send_import(record: StoredRecord, receiver_url: str, fields: Mapping[str, st
         with httpx2.Client(timeout=httpx2.Timeout(SEND_TIMEOUT_SECONDS), follow_redirects=False) as client:
             response = client.get(url)
         status, answer = response.status_code, response.text[:ANSWER_EXCERPT_CHARS]
-    except httpx2.TransportError as error:
+    except (httpx2.TransportError, httpx2.InvalidURL) as error:
         answer = f"{type(error).__name__}: {error}"[:ANSWER_EXCERPT_CHARS]
     return ImportOutcome(
         url=url,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from certrotor.emulator.bounds import MAX_LIFETIME_SECONDS, InternalId
 from certrotor.emulator.problems import INVALID_CONTENT, NONEXISTENT_ID, NetSuiteRefusalError
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
@@ -58,37 +59,37 @@ class IntegrationSettingsIn(_Body):
 class EntityIn(_Body):
     account_id: str | None = None
     name: str = "Entity"
-    entity_id: int | None = None
+    entity_id: InternalId | None = None
     entity_type: str = "EMPLOYEE"
 
 
 class RoleIn(_Body):
     account_id: str | None = None
     name: str = "Role"
-    role_id: int | None = None
+    role_id: InternalId | None = None
     can_manage_certificates: bool = False
 
 
 class MappingIn(_Body):
     client_id: str | None = None
-    entity_id: int
-    role_id: int
+    entity_id: InternalId
+    role_id: InternalId
 
 
 class CombinationsIn(_Body):
     client_id: str | None = None
     count: int = Field(default=1, ge=1, le=10_000)
-    role_id: int | None = None
+    role_id: InternalId | None = None
     """Reuse this role for every new entity; by default each combination gets a new role."""
     can_manage_certificates: bool = False
 
 
 class ManagementTokenIn(_Body):
     client_id: str | None = None
-    entity_id: int | None = None
-    role_id: int | None = None
+    entity_id: InternalId | None = None
+    role_id: InternalId | None = None
     scopes: list[str] = Field(default_factory=lambda: ["rest_webservices", "restlets"])
-    lifetime_seconds: int = Field(default=MANAGEMENT_TOKEN_LIFETIME_SECONDS, ge=1)
+    lifetime_seconds: int = Field(default=MANAGEMENT_TOKEN_LIFETIME_SECONDS, ge=1, le=MAX_LIFETIME_SECONDS)
 
 
 def _demo(runtime: EmulatorRuntime) -> DemoTenantInfo:

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from certrotor.crypto import utcnow
+from certrotor.emulator.bounds import parse_internal_id
 from certrotor.emulator.routes.common import get_runtime
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import IntegrationInfo, TokenGrant
@@ -188,11 +189,10 @@ def _decide(runtime: EmulatorRuntime, params: dict[str, str]) -> Response:
             },
         )
     account_id = checked.integration.account.account_id
-    try:
-        entity = runtime.state.tenants.find_entity(account_id, int(params.get("entity", "")))
-        role = runtime.state.tenants.find_role(account_id, int(params.get("role", "")))
-    except ValueError:
-        entity = role = None
+    entity_id = parse_internal_id(params.get("entity", ""))
+    role_id = parse_internal_id(params.get("role", ""))
+    entity = None if entity_id is None else runtime.state.tenants.find_entity(account_id, entity_id)
+    role = None if role_id is None else runtime.state.tenants.find_role(account_id, role_id)
     if entity is None or role is None:
         return _error_page("Choose an existing entity and role.")
     code = secrets.token_urlsafe(32)

@@ -9,12 +9,14 @@ real-time import request to a receiver.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from certrotor.crypto import utcnow
+from certrotor.emulator.bounds import MAX_UNIX_SECONDS
 from certrotor.emulator.problems import (
     INSUFFICIENT_PERMISSION,
     INVALID_CONTENT,
@@ -224,8 +226,26 @@ class AdminRecordIn(_AdminBody):
     password: str | None = Field(default=None, repr=False)
 
 
+def _receiver_url(value: str) -> str:
+    """An http(s) URL with a host and a valid port, with no space or control character."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        port, parts = -1, None
+    if (
+        parts is None
+        or port == -1
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in value)
+    ):
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8300")
+    return value
+
+
 class SendImportIn(_AdminBody):
-    receiver_url: str
+    receiver_url: Annotated[str, AfterValidator(_receiver_url)]
     """The OpenAir side's base URL; the request goes to ``<receiver_url>/netsuite.pl``."""
     account_id: str | None = None
     db_id: str | None = None
@@ -234,7 +254,7 @@ class SendImportIn(_AdminBody):
     ns_id: str = "1001"
     netsuite_user_id: str | None = None
     """Default: the demo tenant's entity."""
-    timestamp: int | None = None
+    timestamp: int | None = Field(default=None, ge=0, le=MAX_UNIX_SECONDS)
     """Unix seconds; default now."""
     action: str = "synchronize"
 

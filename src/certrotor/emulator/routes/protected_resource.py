@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from certrotor.crypto import utcnow
+from certrotor.emulator.bounds import MAX_PAGE_OFFSET
 from certrotor.emulator.problems import INVALID_PARAMETER, NetSuiteRefusalError
 from certrotor.emulator.record_types import (
     RECORD_TYPES,
@@ -57,15 +58,17 @@ def _link(rel: str, href: str, **extra: str) -> dict[str, str]:
 
 
 def paging(limit: int | None, offset: int | None) -> tuple[int, int]:
-    """NetSuite's ``limit`` (1 to 1000, default 1000) and ``offset`` (0 or more), or a 400."""
+    """NetSuite's ``limit`` (1 to 1000, default 1000) and ``offset`` (0 to ``MAX_PAGE_OFFSET``), or a 400."""
     chosen_limit = MAX_PAGE_SIZE if limit is None else limit
     chosen_offset = 0 if offset is None else offset
     if not 1 <= chosen_limit <= MAX_PAGE_SIZE:
         raise NetSuiteRefusalError(
             400, INVALID_PARAMETER, f"Invalid limit {chosen_limit}: give 1 to {MAX_PAGE_SIZE}."
         )
-    if chosen_offset < 0:
-        raise NetSuiteRefusalError(400, INVALID_PARAMETER, f"Invalid offset {chosen_offset}: give 0 or more.")
+    if not 0 <= chosen_offset <= MAX_PAGE_OFFSET:
+        raise NetSuiteRefusalError(
+            400, INVALID_PARAMETER, f"Invalid offset {chosen_offset}: give 0 to {MAX_PAGE_OFFSET}."
+        )
     return chosen_limit, chosen_offset
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from certrotor.emulator.bounds import parse_internal_id
 from certrotor.emulator.problems import NONEXISTENT_ID, USER_ERROR, NetSuiteRefusalError
 from certrotor.emulator.record_types import RECORD_TYPES, RecordType
 from certrotor.emulator.state.database import Base, Database, UTCDateTime
@@ -158,8 +159,9 @@ class RestRecords:
 
 def _row(session: Session, account_pk: int, kind: RecordType, record_id: str) -> _RestRecordRow:
     row = None
-    if record_id.isdigit():
-        row = session.get(_RestRecordRow, (account_pk, kind.name, int(record_id)))
+    number = parse_internal_id(record_id)
+    if number is not None:
+        row = session.get(_RestRecordRow, (account_pk, kind.name, number))
     if row is None:
         raise NetSuiteRefusalError(404, NONEXISTENT_ID, NO_SUCH_RECORD)
     return row
@@ -172,8 +174,9 @@ def _check_references(session: Session, account_pk: int, kind: RecordType, field
         if not value:
             continue
         target_id = str(value["id"])
-        exists = target_id.isdigit() and (
-            session.get(_RestRecordRow, (account_pk, RECORD_TYPES[target].name, int(target_id))) is not None
+        number = parse_internal_id(target_id)
+        exists = number is not None and (
+            session.get(_RestRecordRow, (account_pk, RECORD_TYPES[target].name, number)) is not None
         )
         if not exists:
             raise NetSuiteRefusalError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, func, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from certrotor.emulator.bounds import MAX_INTERNAL_ID, internal_id_in_range
 from certrotor.emulator.problems import NONEXISTENT_ID, NetSuiteRefusalError
 from certrotor.emulator.state.database import Base, Database
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
@@ -316,8 +317,8 @@ class Tenants:
                     raise NotFoundError(
                         f"Role {role_id} does not exist in the emulator.", hint="create it first."
                     )
-            next_entity = _next_id(session, EntityRow, account_pk, FIRST_CUSTOM_ENTITY_ID)
-            next_role = _next_id(session, RoleRow, account_pk, FIRST_CUSTOM_ROLE_ID)
+            next_entity = _next_id(session, EntityRow, account_pk, FIRST_CUSTOM_ENTITY_ID, count=count)
+            next_role = _next_id(session, RoleRow, account_pk, FIRST_CUSTOM_ROLE_ID, count=count)
             pairs: list[tuple[int, int]] = []
             for offset in range(count):
                 entity = EntityRow(
@@ -339,10 +340,20 @@ class Tenants:
             return pairs
 
 
-def _next_id(session: Session, table: type[EntityRow] | type[RoleRow], account_pk: int, first: int) -> int:
-    """The next free NetSuite ID of an entity or role in the account, custom ones from ``first``."""
+def _next_id(
+    session: Session, table: type[EntityRow] | type[RoleRow], account_pk: int, first: int, *, count: int = 1
+) -> int:
+    """The next free NetSuite ID of an entity or role in the account, custom ones from ``first``;
+    ``count`` IDs from it must stay within ``MAX_INTERNAL_ID``."""
     highest = session.scalar(select(func.max(table.netsuite_id)).where(table.account_pk == account_pk))
-    return max(first, (highest or 0) + 1)
+    chosen = max(first, (highest or 0) + 1)
+    if chosen + count - 1 > MAX_INTERNAL_ID:
+        kind = "entity" if table is EntityRow else "role"
+        raise InputError(
+            f"No free {kind} ID is left above {highest} (the largest is {MAX_INTERNAL_ID}).",
+            hint=f"give the {kind} ID explicitly.",
+        )
+    return chosen
 
 
 def _chosen_id(
@@ -355,6 +366,11 @@ def _chosen_id(
     """The requested NetSuite ID of a new entity or role if free in the account, else the next one."""
     if requested is None:
         return _next_id(session, table, account.pk, first)
+    if not internal_id_in_range(requested):
+        raise InputError(
+            f"The ID {requested} is out of range.",
+            hint=f"give an ID from -{MAX_INTERNAL_ID + 1} to {MAX_INTERNAL_ID}.",
+        )
     taken = session.scalar(
         select(table.pk).where(table.account_pk == account.pk, table.netsuite_id == requested)
     )
@@ -396,12 +412,16 @@ def integration_row(session: Session, client_id: str, *, refusal: bool = False) 
 
 
 def entity_row(session: Session, account_pk: int, entity_id: int) -> EntityRow | None:
+    if not internal_id_in_range(entity_id):
+        return None
     return session.scalar(
         select(EntityRow).where(EntityRow.account_pk == account_pk, EntityRow.netsuite_id == entity_id)
     )
 
 
 def role_row(session: Session, account_pk: int, role_id: int) -> RoleRow | None:
+    if not internal_id_in_range(role_id):
+        return None
     return session.scalar(
         select(RoleRow).where(RoleRow.account_pk == account_pk, RoleRow.netsuite_id == role_id)
     )
