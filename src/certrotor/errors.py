@@ -15,6 +15,7 @@ Callers catch by meaning, never by message text::
     │       └── CredentialBusyError     another process holds the credential's lease (claim refused)
     ├── RemoteError                     anything NetSuite (or the emulator) answered badly
     │   ├── RemoteUnavailableError      transport failure, timeout, 429 or 5xx after retries
+    │   │   └── UntrustedServerError    the server's TLS certificate failed verification (nothing sent)
     │   ├── NetSuiteAPIError            a REST error body with ``o:errorDetails``
     │   │   ├── AuthenticationError     401: the bearer token is missing, expired or forged
     │   │   ├── PermissionDeniedError   403: the role may not manage certificates
@@ -112,6 +113,17 @@ class RemoteError(CertrotorError):
 class RemoteUnavailableError(RemoteError):
     code = "unavailable"
     default_hint = "check the base URL and network; certrotor retries safe calls on its own."
+
+
+class UntrustedServerError(RemoteUnavailableError):
+    """The server's TLS certificate failed verification: a trust problem, not the network; nothing sent."""
+
+    code = "untrusted_server"
+    default_hint = (
+        "if the server is genuine, add its certificate authority to the CA bundle that SSL_CERT_FILE "
+        "names (default: the system's); for a test server only, turn verification off for its account "
+        "with `certrotor credential set NAME --insecure`."
+    )
 
 
 class NetSuiteAPIError(RemoteError):

@@ -18,7 +18,7 @@ import structlog
 from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, delay_or_retry, send_with_retry
 from certrotor.client._tls import tls_verify
 from certrotor.client._token import USER_AGENT, TokenEndpointUnavailableError, is_token_request
-from certrotor.client.responses import unavailable_error
+from certrotor.client.responses import tls_verification_failure, unavailable_error
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +48,8 @@ def retry_idempotent(exc: Exception, policy: RetryPolicy) -> bool | float:
     """Whether (or after how long) to repeat a safe call: transport errors, an unavailable token endpoint."""
     if isinstance(exc, TokenEndpointUnavailableError):
         return delay_or_retry(exc.retry_after, policy)
-    return isinstance(exc, httpx2.TransportError)
+    # An untrusted certificate stays untrusted: asking again only delays the one clear answer.
+    return isinstance(exc, httpx2.TransportError) and tls_verification_failure(exc) is None
 
 
 def failed_on_token_request(exc: httpx2.TransportError) -> bool:
@@ -130,7 +131,7 @@ class OwnsHttpClient(Closeable):
         def not_sent_yet(exc: Exception) -> bool | float:
             if isinstance(exc, TokenEndpointUnavailableError):
                 return delay_or_retry(exc.retry_after, self._retry)
-            return never_left(exc)
+            return never_left(exc) and tls_verification_failure(exc) is None
 
         return send_with_retry(
             lambda: self._send(build()),

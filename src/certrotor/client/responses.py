@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from typing import Any, TypeVar
 
 import httpx2
@@ -24,6 +25,7 @@ from certrotor.errors import (
     RemoteNotFoundError,
     RemoteUnavailableError,
     TokenRequestError,
+    UntrustedServerError,
 )
 from certrotor.protocol.models import (
     REVOKE_SUCCESS_TEXT,
@@ -301,5 +303,28 @@ def transport_error_message(exc: httpx2.TransportError, *, operation: str) -> st
 
 
 def unavailable_error(exc: httpx2.TransportError, *, operation: str) -> RemoteUnavailableError:
-    """A transport failure that outlived the retries."""
+    """A transport failure that outlived the retries; a refused TLS certificate is named as such."""
+    refusal = tls_verification_failure(exc)
+    if refusal is not None:
+        try:
+            where = f" at {exc.request.url.scheme}://{exc.request.url.netloc.decode('ascii')}"
+        except RuntimeError:
+            where = ""
+        reason = safe_snippet(refusal.verify_message or refusal.reason or "certificate verify failed")
+        return UntrustedServerError(
+            f"Could not complete {operation}{where}: the server's TLS certificate is not trusted "
+            f"({reason}); nothing was sent."
+        )
     return RemoteUnavailableError(transport_error_message(exc, operation=operation) + ".")
+
+
+def tls_verification_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind a transport error, if that is what it was."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
