@@ -4,6 +4,7 @@ Callers catch by meaning, never by message text::
 
     CertrotorError                      base: ``code`` (machine), ``message`` (human), ``hint`` (fix)
     ├── ConfigError                     bad settings, unknown base URL, missing bootstrap token
+    │   └── NoManagementAccessError     no certificate or token can authenticate management calls
     ├── InputError                      bad input from a user or a file
     │   └── CertificateError            malformed PEM, key given for a certificate, weak key, ...
     ├── StoreError                      local database problems
@@ -57,6 +58,12 @@ class CertrotorError(Exception):
 
 class ConfigError(CertrotorError):
     code = "config"
+
+
+class NoManagementAccessError(ConfigError):
+    """Every way to authenticate certificate management failed; the hint names the repairing command."""
+
+    code = "no_management_access"
 
 
 class InputError(CertrotorError):

@@ -10,7 +10,11 @@ Rules (each yields one reason):
 no current certificate                          CRIT
 current certificate expired                     CRIT
 current revoked / missing remotely (record      CRIT
-  missing: ``Certificate "<id>" not found``)
+  missing: ``Certificate "<id>" not found``),
+  or refused by the token endpoint
+no management access works (fix: login/token)  CRIT
+NetSuite could not be checked (network, 5xx)    WARN: a failed remote check is never OK
+no observation for two observe intervals        WARN
 current private key cannot be decrypted         CRIT
 token probe failed                              CRIT
 record still holds the bundled placeholder      CRIT
@@ -33,8 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CredentialKind = Literal["m2m", "record"]
-RemoteState = Literal["active", "revoked", "missing", "unknown"]
-"""What the server says about the current certificate; ``unknown`` when it was not asked.
+RemoteState = Literal["active", "revoked", "missing", "refused", "unknown"]
+"""What the server says about the current certificate; ``unknown`` when it was not asked (or could
+not be: then the facts carry the error). ``refused``: the token endpoint refused it (``invalid_client``:
+revoked, unknown ``kid`` or expired), which is as much a fact as the list saying so.
 
 For a record credential, ``missing`` means the certificate record itself is gone and ``revoked``
 that the record no longer holds the current certificate (it was replaced outside certrotor).
@@ -116,6 +122,14 @@ class HealthFacts:
     """``None`` when no probe was asked for."""
     placeholder_detected: bool = False
     record_script_id: str | None = None
+    remote_error: str | None = None
+    """Why NetSuite could not be checked (network, 5xx, timeout); ``None`` when it was, or not asked."""
+    management_fix: str | None = None
+    """Set when no way to authenticate management calls works: the command that repairs it."""
+    observed_at: dt.datetime | None = None
+    """When the remote facts were gathered (``None``: never observed)."""
+    stale_after: dt.timedelta | None = None
+    """An observation older than this is WARN (two observe intervals); ``None``: no such rule."""
     insecure_base_url: str | None = None
     """Set when the account is marked insecure (``--insecure``): its base URL, or ``(derived)``."""
 
@@ -152,6 +166,10 @@ class HealthReport:
     reasons: tuple[HealthReason, ...] = field(default_factory=tuple)
     expires_at: dt.datetime | None = None
     next_rotation_at: dt.datetime | None = None
+    observed_at: dt.datetime | None = None
+    """When NetSuite was last asked about this credential; ``None`` when never (or ``--offline``)."""
+    observation_age: dt.timedelta | None = None
+    """How old the remote facts are at the time of the report."""
 
     @property
     def exit_code(self) -> int:
@@ -167,6 +185,10 @@ class HealthReport:
             "summary": self.summary,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "next_rotation_at": self.next_rotation_at.isoformat() if self.next_rotation_at else None,
+            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "observation_age_seconds": (
+                round(self.observation_age.total_seconds(), 3) if self.observation_age is not None else None
+            ),
             "reasons": [reason.to_dict() for reason in self.reasons],
         }
 
@@ -226,7 +248,7 @@ def _is_valid(facts: HealthFacts) -> bool:
     return (
         facts.current_not_after is not None
         and facts.current_not_after > facts.now
-        and facts.remote_state not in ("revoked", "missing")
+        and facts.remote_state not in ("revoked", "missing", "refused")
         and not facts.placeholder_detected
     )
 
@@ -245,6 +267,8 @@ def _summary(facts: HealthFacts) -> str:
 def _current_reasons(facts: HealthFacts) -> list[HealthReason]:
     """Rules about the current certificate itself: presence, expiry, remote state, key."""
     rotate = _command("rotate", facts.name)
+    # A rotation repairs a dead certificate only while some management access works.
+    repair = facts.management_fix or rotate
     crit = HealthStatus.CRIT
     if facts.current_not_after is None:
         return [HealthReason(crit, "no_current", "There is no current certificate.", rotate)]
@@ -266,10 +290,15 @@ def _current_reasons(facts: HealthFacts) -> list[HealthReason]:
             reasons.append(HealthReason(crit, "record_replaced", message, rotate))
     elif facts.remote_state == "revoked":
         message = f"The current {label} was revoked on NetSuite."
-        reasons.append(HealthReason(crit, "remote_revoked", message, rotate))
+        reasons.append(HealthReason(crit, "remote_revoked", message, repair))
     elif facts.remote_state == "missing":
         message = f"The current {label} is missing on NetSuite (deleted outside certrotor)."
-        reasons.append(HealthReason(crit, "remote_missing", message, rotate))
+        reasons.append(HealthReason(crit, "remote_missing", message, repair))
+    elif facts.remote_state == "refused":
+        message = (
+            f"The current {label} is revoked (or missing) on NetSuite: the token endpoint refused it."
+        )
+        reasons.append(HealthReason(crit, "remote_refused", message, repair))
     if not facts.key_decryptable:
         message = (
             "The current private key cannot be decrypted: restore the master key this store was "
@@ -313,10 +342,35 @@ def _rotation_reasons(facts: HealthFacts) -> list[HealthReason]:
     return []
 
 
+def _remote_check_reasons(facts: HealthFacts) -> list[HealthReason]:
+    """A remote check that failed is never OK: no access is CRIT, anything else WARN; stale is WARN."""
+    reasons: list[HealthReason] = []
+    if facts.management_fix is not None:
+        message = (
+            "No way to authenticate certificate management on NetSuite works (the current and "
+            "previous certificates, other credentials of the integration and the stored tokens "
+            "were tried): nothing can be rotated until one does."
+        )
+        reasons.append(
+            HealthReason(HealthStatus.CRIT, "no_management_access", message, facts.management_fix)
+        )
+    if facts.remote_error is not None:
+        message = f"NetSuite could not be checked: {facts.remote_error.rstrip('.')}."
+        fix = f"check the network and NetSuite's status, then `{_command('health', facts.name)}`"
+        reasons.append(HealthReason(HealthStatus.WARN, "remote_unchecked", message, fix))
+    stale = facts.stale_after
+    if stale is not None and (facts.observed_at is None or facts.now - facts.observed_at > stale):
+        seen = f"since {_when(facts.observed_at)}" if facts.observed_at else "ever"
+        message = f"Nobody observed this credential on NetSuite {seen}: is `{_command('daemon')}` running?"
+        fix = f"start `{_command('daemon')}`, or check live with `{_command('health', facts.name)}`"
+        reasons.append(HealthReason(HealthStatus.WARN, "observation_stale", message, fix))
+    return reasons
+
+
 def _other_reasons(facts: HealthFacts) -> list[HealthReason]:
     """Probe, placeholder record and foreign certificates."""
     reasons: list[HealthReason] = []
-    rotate = _command("rotate", facts.name)
+    rotate = facts.management_fix or _command("rotate", facts.name)
     if facts.probe is not None and not facts.probe.ok:
         error = facts.probe.error or "unknown error"
         message = f"No access token could be obtained with the current certificate: {error}."
@@ -350,7 +404,12 @@ def _other_reasons(facts: HealthFacts) -> list[HealthReason]:
 
 def evaluate_health(facts: HealthFacts) -> HealthReport:
     """Judge one credential: every rule that applies gives a reason, most severe first; the worst wins."""
-    reasons = [*_current_reasons(facts), *_rotation_reasons(facts), *_other_reasons(facts)]
+    reasons = [
+        *_current_reasons(facts),
+        *_rotation_reasons(facts),
+        *_remote_check_reasons(facts),
+        *_other_reasons(facts),
+    ]
     # A stable sort keeps the rule order among reasons of equal severity.
     reasons.sort(key=lambda reason: -reason.status.exit_code)
     return HealthReport(
@@ -361,4 +420,6 @@ def evaluate_health(facts: HealthFacts) -> HealthReport:
         reasons=tuple(reasons),
         expires_at=facts.current_not_after,
         next_rotation_at=facts.next_rotation_at,
+        observed_at=facts.observed_at,
+        observation_age=(facts.now - facts.observed_at) if facts.observed_at is not None else None,
     )

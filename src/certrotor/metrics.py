@@ -1,14 +1,19 @@
-"""Prometheus metrics of the rotation daemon: outcomes, durations, and each certificate's expiry."""
+"""Prometheus metrics of the rotation daemon: outcomes, durations, each certificate's expiry, the
+observations of NetSuite (age, remote state, health), alerts and emergency rotations."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from certrotor.health_rules import HealthReport
 from certrotor.store import CertificateVersion
+
+REMOTE_STATES = ("active", "revoked", "missing", "refused", "unknown")
 
 
 class DaemonMetrics:
@@ -44,6 +49,36 @@ class DaemonMetrics:
             ["channel"],
             registry=self.registry,
         )
+        self.emergency_rotations = Counter(
+            "certrotor_emergency_rotations",
+            "Emergency rotations (current certificate revoked, missing or expired on NetSuite), by outcome.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.observed_at = Gauge(
+            "certrotor_observation_timestamp_seconds",
+            "When NetSuite was last asked about each credential (Unix time).",
+            ["credential"],
+            registry=self.registry,
+        )
+        self.observation_age = Gauge(
+            "certrotor_observation_age_seconds",
+            "How old each credential's latest observation of NetSuite is, at scrape time.",
+            ["credential"],
+            registry=self.registry,
+        )
+        self.remote_state = Gauge(
+            "certrotor_remote_state",
+            "1 for the state NetSuite last reported for each credential's current certificate.",
+            ["credential", "state"],
+            registry=self.registry,
+        )
+        self.health_status = Gauge(
+            "certrotor_health_status",
+            "Each credential's health as an exit code: 0 OK, 1 WARN, 2 CRIT.",
+            ["credential"],
+            registry=self.registry,
+        )
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -54,6 +89,17 @@ class DaemonMetrics:
             return
         with contextlib.suppress(KeyError):
             self.expiry.remove(credential)
+
+    def observe_report(self, report: HealthReport, remote_state: str | None = None) -> None:
+        """Publish one credential's health verdict, its observation time and age, and remote state."""
+        self.health_status.labels(credential=report.name).set(report.exit_code)
+        if report.observed_at is not None:
+            stamp = report.observed_at.timestamp()
+            self.observed_at.labels(credential=report.name).set(stamp)
+            self.observation_age.labels(credential=report.name).set_function(lambda: time.time() - stamp)
+        state = remote_state or _state_of(report)
+        for candidate in REMOTE_STATES:
+            self.remote_state.labels(credential=report.name, state=candidate).set(int(candidate == state))
 
     def alert_sent(self, channel: str) -> None:
         """An alert reached ``channel`` (the alert dispatcher's delivery recorder)."""
@@ -73,3 +119,22 @@ class DaemonMetrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+_STATE_CODES = {
+    "remote_revoked": "revoked",
+    "remote_missing": "missing",
+    "remote_refused": "refused",
+    "record_missing": "missing",
+    "record_replaced": "revoked",
+}
+
+
+def _state_of(report: HealthReport) -> str:
+    """The remote state a report implies: a dead state from its reasons, active when checked and fine."""
+    for reason in report.reasons:
+        if reason.code in _STATE_CODES:
+            return _STATE_CODES[reason.code]
+    unknown = ("remote_unchecked", "no_management_access", "no_current")
+    unchecked = any(r.code in unknown for r in report.reasons)
+    return "unknown" if unchecked or report.observed_at is None else "active"

@@ -7,8 +7,9 @@ and its metrics, tables) is imported inside that command, so that ``health`` sta
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from contextlib import ExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +18,10 @@ from certrotor.cli.options import JsonOption
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.errors import InputError
 from certrotor.health_rules import HealthStatus, overall_status
+
+if TYPE_CHECKING:
+    from certrotor.services.runtime import Runtime
+    from certrotor.store import Credential, RotationTrigger
 
 _STATUS_STYLE = {HealthStatus.OK: "green", HealthStatus.WARN: "yellow", HealthStatus.CRIT: "bold red"}
 
@@ -63,8 +68,12 @@ def rotate(
                     console.print("Nothing to rotate.")
             return
         trigger = RotationTrigger.MANUAL if name else RotationTrigger.SCHEDULE
+        reason = None
+        if name:
+            # A current certificate dead on NetSuite makes this an emergency (no grace for it).
+            trigger, reason = _manual_or_emergency(runtime, credentials[0])
         rotator = Rotator(runtime, owner=default_owner(), actor="cli")
-        outcomes = [rotator.rotate(c, trigger) for c in credentials]
+        outcomes = [rotator.rotate(c, trigger, reason=reason) for c in credentials]
     if as_json:
         print_json([dataclasses.asdict(o) for o in outcomes])
     else:
@@ -80,21 +89,52 @@ def rotate(
         raise typer.Exit(1)
 
 
+def _manual_or_emergency(runtime: Runtime, credential: Credential) -> tuple[RotationTrigger, str | None]:
+    """``emergency`` with the reason when the current certificate is dead on NetSuite, else ``manual``.
+
+    With no management access at all nothing could be uploaded: the repairing command is the answer.
+    """
+    from certrotor.errors import NoManagementAccessError
+    from certrotor.services import health as health_service
+    from certrotor.store import RotationTrigger
+
+    report = health_service.check_credential(runtime, credential)
+    for finding in report.reasons:
+        if finding.code == "no_management_access":
+            raise NoManagementAccessError(finding.message, hint=f"run `{finding.fix}`.")
+    reason = health_service.emergency_reason(credential, report)
+    if reason is not None:
+        return RotationTrigger.EMERGENCY, reason
+    return RotationTrigger.MANUAL, None
+
+
 def health(
     name: Annotated[str | None, typer.Argument(help="One credential (default: all).")] = None,
     probe: Annotated[
         bool, typer.Option("--probe", help="Obtain a real token with the current certificate.")
     ] = False,
     offline: Annotated[
-        bool, typer.Option("--offline", help="Do not ask NetSuite; local facts only.")
+        bool,
+        typer.Option("--offline", help="Do not ask NetSuite; local facts and stored observations only."),
     ] = False,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="Answer from observations younger than this (e.g. 30m); check live only the rest.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2."""
+    from certrotor.durations import parse_duration
     from certrotor.services import health as health_service
 
+    youngest = parse_duration(max_age, allow_zero=True) if max_age is not None else None
     with open_runtime(check_master_key=False) as runtime:
-        reports = health_service.check_all(runtime, [name] if name else None, remote=not offline, probe=probe)
+        reports = health_service.check_all(
+            runtime, [name] if name else None, remote=not offline, probe=probe, max_age=youngest
+        )
     status = overall_status(reports)
     if as_json:
         print_json(
@@ -109,7 +149,10 @@ def health(
         console.print("No credentials. Add one with `certrotor credential add`.")
     for report in reports:
         style = _STATUS_STYLE[report.status]
-        console.print(f"[{style}]{report.status.value}[/] {report.name}: {report.summary}")
+        age = ""
+        if report.observation_age is not None and (offline or youngest is not None):
+            age = f" (observed {format_age(report.observation_age)} ago)"
+        console.print(f"[{style}]{report.status.value}[/] {report.name}: {report.summary}{age}")
         for reason in report.reasons:
             console.print(f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {reason.message}")
             if reason.fix:
@@ -171,10 +214,21 @@ def daemon(
         int | None,
         typer.Option("--broker-port", min=0, max=65535, help="Serve the token broker on 127.0.0.1 here too."),
     ] = None,
+    observe_interval: Annotated[
+        str,
+        typer.Option(
+            "--observe-interval",
+            help="Observe every credential on NetSuite this often (jittered; 0: never), e.g. 15m.",
+        ),
+    ] = "15m",
 ) -> None:
     """Rotate every credential before it expires, forever; SIGTERM finishes the step and exits."""
     from certrotor.daemon import Daemon
+    from certrotor.durations import parse_duration
     from certrotor.metrics import DaemonMetrics
+    from certrotor.services.alerting import Notifier
+
+    every = parse_duration(observe_interval, allow_zero=True).total_seconds()
 
     with open_runtime(service=True) as runtime, ExitStack() as web:
         if web_port is not None:
@@ -204,10 +258,23 @@ def daemon(
             lease_seconds=lease,
             reconcile_on_start=not no_reconcile,
             metrics=metrics,
+            observe_interval=every or None,
+            notifier=Notifier.from_settings(runtime.settings, runtime.store, recorder=metrics),
         )
         service.install_signal_handlers()
         try:
             service.run(max_ticks=1 if once else None)
         finally:
+            if service.notifier is not None:
+                service.notifier.close()  # queued alerts get their chance before the exit
             if metrics is not None:
                 metrics.close()
+
+
+def format_age(age: dt.timedelta) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d``: how old an observation is, to the unit people read."""
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,59 +1,165 @@
-"""Health of each credential: gathers the facts once (the store, and what its kind's steps observe
-remotely) and judges them.
+"""Health of each credential: local facts read in bulk from the store, remote facts from a live
+observation (concurrent, shared per integration) or from stored observations young enough; judged
+by :mod:`certrotor.health_rules`.
 """
 
 from __future__ import annotations
 
-from certrotor.errors import MasterKeyError
-from certrotor.health_rules import HealthFacts, HealthReport, evaluate_health
+import datetime as dt
+from typing import cast
+
+from certrotor.errors import NotFoundError
+from certrotor.health_rules import (
+    HealthFacts,
+    HealthReport,
+    HealthStatus,
+    ProbeResult,
+    RemoteState,
+    evaluate_health,
+)
 from certrotor.scheduling import RenewalWindow
-from certrotor.services.rotation.kinds import steps_for
+from certrotor.services.observation import DEFAULT_OBSERVE_INTERVAL, ObserveLimits, observe, subject_of
 from certrotor.services.runtime import Runtime
-from certrotor.store import Credential
+from certrotor.store import Credential, CredentialKind
+from certrotor.store import observations as stored
+from certrotor.store.observations import HealthSnapshot, Observation
+
+DEFAULT_STALE_AFTER = 2 * DEFAULT_OBSERVE_INTERVAL
+"""A credential nobody observed for two observe intervals is WARN."""
+
+DEAD_CODES = frozenset({"remote_revoked", "remote_missing", "remote_refused", "expired"})
+"""Reasons meaning the current certificate no longer works on NetSuite: an emergency rotation's cue."""
+RECORD_DEAD_CODES = frozenset({"record_replaced", "expired"})
+
+
+def _facts(
+    snapshot: HealthSnapshot,
+    observation: Observation | None,
+    *,
+    now: dt.datetime,
+    stale_after: dt.timedelta | None,
+) -> HealthFacts:
+    credential, current = snapshot.credential, snapshot.current
+    window_opens = None
+    if current is not None:
+        window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
+        window_opens, _ = window.bounds(current.not_before, current.not_after)
+    if observation is not None and observation.certificate_id != subject_of(current):
+        observation = None  # facts about another certificate (rotated since): not about this one
+    probe = None
+    if observation is not None and observation.probe_ok is not None:
+        probe = ProbeResult(ok=observation.probe_ok, error=observation.probe_error)
+    # Only an observation can go stale: a store nobody ever observed has local facts alone.
+    stale_rule = stale_after if observation is not None else None
+    return HealthFacts(
+        name=credential.name,
+        now=now,
+        kind="record" if credential.kind is CredentialKind.RECORD else "m2m",
+        current_not_after=current.not_after if current else None,
+        current_certificate_id=current.certificate_id if current else None,
+        renewal_window_opens_at=window_opens,
+        next_rotation_at=credential.next_rotation_at,
+        rotation_in_progress=snapshot.rotation_open,
+        last_error=credential.last_error,
+        failed_attempts=credential.failed_attempts,
+        remote_state=cast(RemoteState, observation.remote_state) if observation else "unknown",
+        key_decryptable=snapshot.key_decryptable,
+        foreign_certificate_ids=observation.foreign_certificate_ids if observation else (),
+        probe=probe,
+        placeholder_detected=observation.placeholder if observation else False,
+        record_script_id=credential.record_script_id,
+        remote_error=observation.error if observation else None,
+        management_fix=observation.management_fix if observation else None,
+        observed_at=observation.observed_at if observation else None,
+        stale_after=stale_rule,
+        insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),
+    )
+
+
+def check_all(
+    runtime: Runtime,
+    names: list[str] | None = None,
+    *,
+    remote: bool = True,
+    probe: bool = False,
+    max_age: dt.timedelta | None = None,
+    stale_after: dt.timedelta | None = DEFAULT_STALE_AFTER,
+    limits: ObserveLimits | None = None,
+    observer: str = "health",
+) -> list[HealthReport]:
+    """Judge each named (or every) credential.
+
+    ``remote``: ask NetSuite now (concurrently, one list per integration), except for credentials
+    whose stored observation is younger than ``max_age``; every live answer is stored. Without
+    ``remote`` the stored observations are the remote facts, and one older than ``stale_after`` is WARN.
+    """
+    store = runtime.store
+    snapshots = stored.snapshots(store, names)
+    if names is not None:
+        found = {s.credential.name for s in snapshots}
+        for name in names:
+            if name not in found:
+                store.get_credential(name)  # raises NotFoundError with the fix
+                raise NotFoundError(f"No credential named {name!r} in the store.")
+    now = runtime.now()
+    observations = {s.credential.name: s.observation for s in snapshots}
+    rule = stale_after
+    if remote:
+        live = [
+            s.credential
+            for s in snapshots
+            if probe or max_age is None or not _fresh(s, now, max_age)
+        ]
+        observations.update(observe(runtime, live, probe=probe, limits=limits, observer=observer))
+        rule = None if max_age is None else stale_after
+        now = runtime.now()
+    return [
+        evaluate_health(_facts(s, observations.get(s.credential.name), now=now, stale_after=rule))
+        for s in snapshots
+    ]
+
+
+def _fresh(snapshot: HealthSnapshot, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    observation = snapshot.observation
+    return (
+        observation is not None
+        and observation.certificate_id == subject_of(snapshot.current)
+        and now - observation.observed_at <= max_age
+    )
 
 
 def check_credential(
     runtime: Runtime, credential: Credential, *, remote: bool = True, probe: bool = False
 ) -> HealthReport:
-    """Judge one credential; remote checks that fail leave the remote state ``unknown``."""
-    store = runtime.store
-    current = store.current_version(credential)
-    key_ok = True
-    window_opens = None
-    if current is not None:
-        try:
-            store.load_private_key(current)
-        except MasterKeyError:
-            key_ok = False
-        window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
-        window_opens, _ = window.bounds(current.not_before, current.not_after)
-    steps = steps_for(credential, runtime)
-    observed = steps.observe(current, remote=remote, probe=probe)
-    facts = HealthFacts(
-        name=credential.name,
-        now=runtime.now(),
-        kind=steps.kind,
-        current_not_after=current.not_after if current else None,
-        current_certificate_id=current.certificate_id if current else None,
-        renewal_window_opens_at=window_opens,
-        next_rotation_at=credential.next_rotation_at,
-        rotation_in_progress=store.open_rotation(credential) is not None,
-        last_error=credential.last_error,
-        failed_attempts=credential.failed_attempts,
-        remote_state=observed.state,
-        key_decryptable=key_ok,
-        foreign_certificate_ids=observed.foreign_certificate_ids,
-        probe=observed.probe,
-        placeholder_detected=observed.placeholder,
-        record_script_id=credential.record_script_id,
-        insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),
-    )
-    return evaluate_health(facts)
+    """Judge one credential (live unless ``remote`` is off)."""
+    return check_all(runtime, [credential.name], remote=remote, probe=probe)[0]
 
 
-def check_all(
-    runtime: Runtime, names: list[str] | None = None, *, remote: bool = True, probe: bool = False
-) -> list[HealthReport]:
-    store = runtime.store
-    credentials = [store.get_credential(n) for n in names] if names else store.list_credentials()
-    return [check_credential(runtime, c, remote=remote, probe=probe) for c in credentials]
+def emergency_reason(credential: Credential, report: HealthReport) -> str | None:
+    """Why ``credential`` needs an emergency rotation now, or ``None``.
+
+    Its current certificate is revoked, missing or expired on NetSuite (or refused by the token
+    endpoint), and some management access works (else nothing could be uploaded: health names
+    the repairing command instead).
+    """
+    codes = {reason.code for reason in report.reasons}
+    if "no_management_access" in codes or report.status is not HealthStatus.CRIT:
+        return None
+    if credential.kind is CredentialKind.RECORD:
+        if getattr(credential, "watches_only", False):
+            return None  # a watched record is rotated by the system that owns it
+        dead = codes & RECORD_DEAD_CODES
+    else:
+        dead = codes & DEAD_CODES
+    if not dead:
+        return None
+    return "; ".join(reason.message for reason in report.reasons if reason.code in dead)
+
+
+__all__ = [
+    "DEAD_CODES",
+    "DEFAULT_STALE_AFTER",
+    "check_all",
+    "check_credential",
+    "emergency_reason",
+]

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from certrotor.client.auth import BearerTokenAuth, M2MAuth
+from certrotor.client.auth import M2MAuth
 from certrotor.client.netsuite import NetSuiteClient
 from certrotor.config import Settings
 from certrotor.crypto import PrivateKey, utcnow
 from certrotor.errors import ConfigError
 from certrotor.keyvault import MasterKey
 from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
-from certrotor.store import AuthMode, CertificateVersion, Credential, Store
+from certrotor.services.management_auth import ManagementAccess
+from certrotor.store import CertificateVersion, Credential, Store
 
 
 def endpoints_for(credential: Credential) -> NetSuiteEndpoints:
@@ -33,6 +34,14 @@ class Runtime:
     check_master_key: bool = True
     """``False`` opens a store sealed under another master key (health reports each key it cannot open)."""
     _store: Store | None = field(default=None, repr=False)
+    _access: ManagementAccess | None = field(default=None, repr=False)
+
+    @property
+    def access(self) -> ManagementAccess:
+        """Management access (the fallback chain, cached tokens, refusals), shared by all threads."""
+        if self._access is None:
+            self._access = ManagementAccess(self)
+        return self._access
 
     @property
     def store(self) -> Store:
@@ -44,6 +53,9 @@ class Runtime:
         return self._store
 
     def close(self) -> None:
+        if self._access is not None:
+            self._access.close()
+            self._access = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -70,49 +82,11 @@ class Runtime:
             timeout=self.settings.http_timeout_seconds,
         )
 
-    def _stored_token(self, credential: Credential) -> str | None:
-        if self.token_override:
-            return self.token_override
-        if credential.has_management_token:
-            token = self.store.management_token(credential)
-            if token:
-                return token
-        if self.settings.bootstrap_token is not None:
-            return self.settings.bootstrap_token.get_secret_value()
-        return None
-
     def management_auth(self, credential: Credential) -> httpx2.Auth:
-        """How certificate-endpoint calls for ``credential`` authenticate (see ``AuthMode``).
-
-        ``self``: the credential's current certificate, falling back to a bootstrap token while
-        there is none; ``credential``: another credential's current certificate; ``token``: a
-        token given by the user (``--token``, stored, or ``CERTROTOR_BOOTSTRAP_TOKEN``).
+        """How certificate-endpoint calls for ``credential`` authenticate: the first that works of
+        the fallback chain (see :mod:`certrotor.services.management_auth`); ``--token`` wins.
         """
-        if self.token_override:
-            return BearerTokenAuth(self.token_override)
-        if credential.auth_mode is AuthMode.CREDENTIAL and credential.auth_credential_name:
-            manager = self.store.get_credential(credential.auth_credential_name)
-            current = self.store.current_version(manager)
-            if current is None:
-                raise ConfigError(
-                    f"Credential {manager.name!r}, which manages {credential.name!r}, has no "
-                    "current certificate.",
-                    hint=f"run `certrotor rotate {manager.name}` first.",
-                )
-            return self.m2m_auth(manager, current)
-        if credential.auth_mode is AuthMode.SELF:
-            current = self.store.current_version(credential)
-            if current is not None and current.certificate_id and current.is_valid_at(self.now()):
-                return self.m2m_auth(credential, current)
-        token = self._stored_token(credential)
-        if token is None:
-            raise ConfigError(
-                f"No way to authenticate certificate management for {credential.name!r}: it has no "
-                "current certificate and no management token.",
-                hint="pass --token TOKEN, set CERTROTOR_BOOTSTRAP_TOKEN, or run "
-                f"`certrotor login {credential.name}`.",
-            )
-        return BearerTokenAuth(token)
+        return self.access.auth_for(credential)
 
     def client_for(self, credential: Credential, auth: httpx2.Auth | None = None) -> NetSuiteClient:
         """A client for ``credential``'s account; management auth unless ``auth`` is given."""

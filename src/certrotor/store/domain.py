@@ -69,6 +69,8 @@ class RotationTrigger(enum.StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RECOVERY = "recovery"
+    EMERGENCY = "emergency"
+    """The current certificate is revoked, missing or expired on NetSuite: replaced at once."""
 
 
 class RotationStep(enum.StrEnum):

@@ -330,3 +330,26 @@ class BrokerKeyRow(Base):
     credentials: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=_utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ObservationRow(Base):
+    """The latest observation of one credential's remote state (health, alerts, emergency rotations)."""
+
+    __tablename__ = "observations"
+
+    credential_fk: Mapped[int] = mapped_column(ForeignKey("credentials.id"), primary_key=True)
+    observed_at: Mapped[dt.datetime] = mapped_column()
+    remote_state: Mapped[str] = mapped_column(String(16))
+    """``active``, ``revoked``, ``missing``, ``refused`` or ``unknown`` (see ``health_rules.RemoteState``)."""
+    certificate_id: Mapped[str | None] = mapped_column(String(128))
+    """The current certificate (or record fingerprint's version) the state is about."""
+    foreign_certificate_ids: Mapped[list[str]] = mapped_column(JSON)
+    placeholder: Mapped[bool] = mapped_column(Boolean, default=False)
+    probe_ok: Mapped[bool | None] = mapped_column(Boolean)
+    """``None`` when no token was asked for."""
+    probe_error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why NetSuite could not be checked (network, 5xx, timeout)."""
+    management_fix: Mapped[str | None] = mapped_column(Text)
+    """Set when no management access worked: the command that repairs it."""
+    observer: Mapped[str] = mapped_column(String(128))

@@ -131,12 +131,18 @@ class Rotator:
     # -- entry point ---------------------------------------------------------------------------
 
     def rotate(
-        self, credential: Credential | str, trigger: RotationTrigger, *, claimed: bool = False
+        self,
+        credential: Credential | str,
+        trigger: RotationTrigger,
+        *,
+        claimed: bool = False,
+        reason: str | None = None,
     ) -> RotationOutcome:
         """Rotate ``credential`` (or resume its open rotation), holding its lease throughout.
 
         ``claimed``: the caller already holds the lease (the daemon's ``claim_due``) and hands over
-        the credential it got with it; a name is read once.
+        the credential it got with it; a name is read once. ``reason``: why, for the audit trail
+        (an emergency rotation says what is wrong with the current certificate).
         """
         if isinstance(credential, str):
             credential = self.store.get_credential(credential)
@@ -145,11 +151,12 @@ class Rotator:
             # run again after a crash is not refused until the dead process's lease expires.
             credential = self.store.claim_taking_over_dead(credential, self.owner, self.lease_seconds)
         try:
-            return self._rotate_claimed(_Run(self, credential, steps_for(credential, self.runtime)), trigger)
+            run = _Run(self, credential, steps_for(credential, self.runtime))
+            return self._rotate_claimed(run, trigger, reason)
         finally:
             self.store.release(credential, self.owner)
 
-    def _rotate_claimed(self, run: _Run, trigger: RotationTrigger) -> RotationOutcome:
+    def _rotate_claimed(self, run: _Run, trigger: RotationTrigger, reason: str | None) -> RotationOutcome:
         run.current_rotation = self.store.open_rotation(run.credential)
         try:
             rotation = run.current_rotation
@@ -157,19 +164,29 @@ class Rotator:
                 # A manual trigger cuts a grace period short and starts a new rotation; a rotation
                 # whose grace is over (resumed after a crash) is only finished.
                 in_grace = rotation.retire_after is not None and self.runtime.now() < rotation.retire_after
-                cut_short = trigger is RotationTrigger.MANUAL and in_grace
-                waiting = self._retire(run, early=cut_short)
-                if waiting is not None:
-                    return waiting
-                if not cut_short:
-                    return self._outcome(run, "retired")
-                run.current_rotation = None
+                if trigger is RotationTrigger.EMERGENCY and in_grace:
+                    # The previous certificate may be the only management access left: it is kept
+                    # until the emergency rotation's own retire step (see _retire_left_behind).
+                    self.store.finish_rotation(rotation.id, ok=True)
+                    run.event("retire-postponed", EventOutcome.INFO, reason="emergency rotation")
+                    run.current_rotation = None
+                else:
+                    cut_short = trigger is RotationTrigger.MANUAL and in_grace
+                    waiting = self._retire(run, early=cut_short)
+                    if waiting is not None:
+                        return waiting
+                    if not cut_short:
+                        return self._outcome(run, "retired")
+                    run.current_rotation = None
             if run.current_rotation is None:
                 credential = run.credential
                 old = self.store.current_version(credential)
                 strategy = credential.effective_strategy or Strategy.OVERLAP
                 run.current_rotation = self.store.start_rotation(credential, trigger, strategy, old)
-                run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value)
+                if reason:
+                    run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value, reason=reason)
+                else:
+                    run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value)
                 fault_point("before", RotationStep.PREPARE.value)
             return self._run(run)
         except _StopRequestedError:
@@ -279,7 +296,9 @@ class Rotator:
             extra_env=delivered.hook_env,
         )
         now = self.runtime.now()
-        retire_after = now + run.credential.grace
+        # An emergency replaced a dead certificate: nothing can still depend on it, no grace.
+        emergency = run.rotation.trigger is RotationTrigger.EMERGENCY
+        retire_after = now if emergency else now + run.credential.grace
         run.schedule(retire_after, 0, None, last_rotation_at=now)
         self._advance(run, RotationStep.RETIRE, retire_after=retire_after)
 
@@ -296,11 +315,19 @@ class Rotator:
                 run.event(
                     "retire", EventOutcome.OK, **run.steps.describe(old).detail(), grace_cut_short=early
                 )
+        if rotation.trigger is RotationTrigger.EMERGENCY:
+            self._retire_left_behind(run, old_id)
         fault_point("after", RotationStep.RETIRE.value)
         fault_point("before", DONE)
         self.store.finish_rotation(rotation.id, ok=True)
         self._plan_next(run)
         return None
+
+    def _retire_left_behind(self, run: _Run, old_id: str | None) -> None:
+        """An emergency postponed an earlier rotation's retire step: every other previous version goes too."""
+        for version in self.store.versions(run.credential, states=[VersionState.PREVIOUS]):
+            if version.id != old_id and run.steps.retire(run, version):
+                run.event("retire", EventOutcome.OK, **run.steps.describe(version).detail(), emergency=True)
 
     def _plan_next(self, run: _Run) -> None:
         credential = run.credential

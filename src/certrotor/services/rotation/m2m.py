@@ -40,6 +40,7 @@ from certrotor.store import (
     Credential,
     EventOutcome,
     RotationStep,
+    RotationTrigger,
     Strategy,
     VersionState,
 )
@@ -180,7 +181,9 @@ class M2MSteps:
         if old.state is VersionState.REVOKED or old.certificate_id is None:
             return
         needs_token = self.credential.auth_mode is AuthMode.SELF and self.runtime.token_override is None
-        if needs_token and not self._token_prefetched(journal):
+        # An emergency replaces a dead certificate: it mints no token to keep.
+        dead = rotation.trigger is RotationTrigger.EMERGENCY
+        if needs_token and not dead and not self._token_prefetched(journal):
             # After the revocation the old certificate can mint no token: keep one, sealed, so
             # the upload (and a resume after a crash) can still authenticate.
             with self.runtime.m2m_auth(self.credential, old) as auth:
@@ -199,14 +202,13 @@ class M2MSteps:
         credential = self.credential
         assert version.certificate_id is not None
         last: TokenRequestError | None = None
+        # The runtime's auth of the new certificate: the token that proves it is then reused for
+        # the management calls that follow (retire), and for observations, until it nears expiry.
+        auth = self.runtime.access.m2m_auth(credential, version)
         for attempt in range(VERIFY_ATTEMPTS):
             try:
-                with self.runtime.token_client(credential) as client:
-                    client.request_token(
-                        self.runtime.store.load_private_key(version),
-                        certificate_id=version.certificate_id,
-                        scopes=credential.scopes,
-                    )
+                auth.invalidate()
+                auth.current_token()
                 break
             except TokenRequestError as exc:
                 last = exc
@@ -263,16 +265,18 @@ class M2MSteps:
         state: RemoteState = "unknown"
         foreign: tuple[str, ...] = ()
         probe_result: ProbeResult | None = None
+        error: str | None = None
         if remote:
             try:
                 state, foreign = self._listed(current.certificate_id if current else None)
             except CertrotorError as exc:
                 log.warning("remote health check failed", credential=self.credential.name, error=exc.message)
+                error = exc.message  # a failed remote check is never OK
                 if probe:
                     probe_result = ProbeResult.failed(f"listing certificates failed: {exc.message}")
         if probe and probe_result is None:
             probe_result = self._probe(current)
-        return RemoteFacts(state=state, foreign_certificate_ids=foreign, probe=probe_result)
+        return RemoteFacts(state=state, foreign_certificate_ids=foreign, probe=probe_result, error=error)
 
     def _listed(self, certificate_id: str | None) -> tuple[RemoteState, tuple[str, ...]]:
         """The current certificate's state on the server and unknown active certificates there."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from certrotor import crypto
 from certrotor.delivery import DeliveredPaths, write_file_atomically
-from certrotor.errors import DeliveryError, RotationError
+from certrotor.errors import AuthenticationError, DeliveryError, NoManagementAccessError, RotationError
 from certrotor.health_rules import CredentialKind
+from certrotor.services.management_auth import repair_command
 from certrotor.services.reconcile import ReconcileReport
 from certrotor.services.records import (
     VERIFIERS_FILE,
@@ -145,7 +146,13 @@ class RecordSteps:
         if not remote:
             return RemoteFacts()
         state = record_state(self.runtime, self.credential)
-        return RemoteFacts(state=state.remote_state, placeholder=state.placeholder)
+        error = state.error
+        if isinstance(error, NoManagementAccessError | AuthenticationError):
+            # No way in (or a 401 with the one found): a fact, CRIT, with the repairing command.
+            fix = repair_command(self.credential.name)
+            return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, management_fix=fix)
+        failed = error.message if error is not None and state.remote_state == "unknown" else None
+        return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, error=failed)
 
     def reconcile(self) -> ReconcileReport | None:
         """A certificate record has no certificate list to compare with."""

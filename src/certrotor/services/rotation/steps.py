@@ -45,6 +45,10 @@ class RemoteFacts:
     foreign_certificate_ids: tuple[str, ...] = ()
     placeholder: bool = False
     probe: ProbeResult | None = None
+    error: str | None = None
+    """Why the remote side could not be checked (network, 5xx, timeout): WARN, never OK."""
+    management_fix: str | None = None
+    """No management access worked: the command that repairs it (CRIT)."""
 
 
 class StepJournal(Protocol):

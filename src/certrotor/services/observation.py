@@ -1,0 +1,254 @@
+"""Observing NetSuite for many credentials at once: bounded concurrency (overall and per account), one
+certificate list per integration shared by its credentials, management tokens reused; every result
+is kept in the store, where health, alerts and emergency rotations read the same facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from certrotor.errors import (
+    CertrotorError,
+    NoManagementAccessError,
+    RemoteUnavailableError,
+    TokenRequestError,
+)
+from certrotor.logging import get_logger
+from certrotor.protocol.models import CertificateListItem
+from certrotor.services.management_auth import repair_command
+from certrotor.services.reconcile import combination_items
+from certrotor.services.rotation.kinds import steps_for
+from certrotor.services.runtime import Runtime
+from certrotor.store import CertificateVersion, Credential, CredentialKind
+from certrotor.store import observations as stored
+from certrotor.store.observations import Observation
+
+log = get_logger(__name__)
+
+DEFAULT_OBSERVE_INTERVAL = dt.timedelta(minutes=15)
+DEFAULT_CONCURRENCY = 32
+"""Remote checks in flight at once, overall."""
+DEFAULT_PER_ACCOUNT = 24
+"""Remote checks in flight at once per NetSuite account (NetSuite limits concurrency per account)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObserveLimits:
+    """How many remote checks may run at once: overall and per NetSuite account."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_account: int = DEFAULT_PER_ACCOUNT
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.per_account < 1:
+            raise ValueError("observation limits must be at least 1")
+
+
+def subject_of(version: CertificateVersion | None) -> str | None:
+    """What an observation is about: the certificate ID (M2M) or the fingerprint (record)."""
+    if version is None:
+        return None
+    return version.certificate_id or version.fingerprint_sha256
+
+
+class _AccountGates:
+    """One semaphore per NetSuite account, made on first use."""
+
+    def __init__(self, per_account: int) -> None:
+        self._per_account = per_account
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.BoundedSemaphore] = {}
+
+    def gate(self, account_id: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            gate = self._gates.get(account_id)
+            if gate is None:
+                gate = self._gates[account_id] = threading.BoundedSemaphore(self._per_account)
+            return gate
+
+
+class _Observer:
+    """One sweep: groups, runs and collects; ``observe`` below is its entry point."""
+
+    def __init__(self, runtime: Runtime, *, probe: bool, limits: ObserveLimits, observer: str) -> None:
+        self.runtime = runtime
+        self.probe = probe
+        self.limits = limits
+        self.observer = observer
+        self.gates = _AccountGates(limits.per_account)
+
+    def run(self, credentials: Sequence[Credential]) -> list[Observation]:
+        integrations: dict[tuple[str, str | None, str], list[Credential]] = defaultdict(list)
+        jobs: list[list[Credential]] = []
+        for credential in credentials:
+            if credential.kind is CredentialKind.M2M:
+                integrations[(credential.account_id, credential.base_url, credential.client_id)].append(
+                    credential
+                )
+            else:
+                jobs.append([credential])
+        jobs.extend(integrations.values())
+        if not jobs:
+            return []
+        workers = min(self.limits.concurrency, len(jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
+            results = list(pool.map(self._job, jobs))
+        return [observation for batch in results for observation in batch]
+
+    def _job(self, group: list[Credential]) -> list[Observation]:
+        """One integration's M2M credentials, or one record credential, inside its account's bound."""
+        with self.gates.gate(group[0].account_id):
+            if group[0].kind is CredentialKind.M2M:
+                return self._integration(group)
+            return [self._record(group[0])]
+
+    # -- M2M: one list per integration ---------------------------------------------------------
+
+    def _integration(self, group: list[Credential]) -> list[Observation]:
+        access = self.runtime.access
+        items: list[CertificateListItem] | None = None
+        error: str | None = None
+        no_access: dict[str, str] = {}
+        for member in group:
+            try:
+                items = access.call(member, lambda client: client.list_certificates())
+                break
+            except NoManagementAccessError:
+                no_access[member.name] = repair_command(member.name)
+            except CertrotorError as exc:
+                error = exc.message
+                break
+        return [self._m2m(member, items, error, no_access.get(member.name)) for member in group]
+
+    def _m2m(
+        self,
+        credential: Credential,
+        items: list[CertificateListItem] | None,
+        error: str | None,
+        fix: str | None,
+    ) -> Observation:
+        store = self.runtime.store
+        access = self.runtime.access
+        current = store.current_version(credential)
+        certificate_id = current.certificate_id if current else None
+        state = "unknown"
+        foreign: tuple[str, ...] = ()
+        if items is not None:
+            known = {v.certificate_id for v in store.versions(credential) if v.certificate_id}
+            foreign = tuple(
+                item.certificate_id
+                for item in combination_items(credential, items)
+                if not item.revoked and item.certificate_id not in known
+            )
+            if certificate_id is not None:
+                listed = next((i for i in items if i.certificate_id == certificate_id), None)
+                state = "missing" if listed is None else ("revoked" if listed.revoked else "active")
+        if state in ("active", "unknown") and access.refused_as_dead(certificate_id):
+            state = "refused"  # the token endpoint's refusal is as much a fact as the list
+        probe_ok: bool | None = None
+        probe_error: str | None = None
+        if self.probe:
+            probe_ok, probe_error, failed = self._probe(credential, current)
+            error = error or failed
+            refused = access.refused_as_dead(certificate_id)
+            if probe_ok is False and state in ("active", "unknown") and refused:
+                state = "refused"
+        return Observation(
+            credential=credential.name,
+            observed_at=self.runtime.now(),
+            remote_state=state,
+            certificate_id=certificate_id,
+            foreign_certificate_ids=foreign,
+            probe_ok=probe_ok,
+            probe_error=probe_error,
+            error=error,
+            management_fix=fix,
+            observer=self.observer,
+        )
+
+    def _probe(
+        self, credential: Credential, current: CertificateVersion | None
+    ) -> tuple[bool | None, str | None, str | None]:
+        """(probe ok, probe error, check error): a fresh token with the current certificate."""
+        if current is None or current.certificate_id is None:
+            return False, "no usable current certificate", None
+        access = self.runtime.access
+        try:
+            auth = access.m2m_auth(credential, current)
+            auth.invalidate()
+            auth.current_token()
+        except TokenRequestError as exc:
+            dead = exc.error == "invalid_client"
+            access.note_refused(current.certificate_id, exc.message, proves_dead=dead)
+            return False, exc.message, None
+        except RemoteUnavailableError as exc:
+            return None, None, exc.message
+        except CertrotorError as exc:
+            return False, exc.message, None
+        access.forget_refusal(current.certificate_id)
+        return True, None, None
+
+    # -- certificate records -------------------------------------------------------------------
+
+    def _record(self, credential: Credential) -> Observation:
+        current = self.runtime.store.current_version(credential)
+        try:
+            facts = steps_for(credential, self.runtime).observe(current, remote=True, probe=self.probe)
+        except CertrotorError as exc:
+            return Observation(
+                credential=credential.name,
+                observed_at=self.runtime.now(),
+                certificate_id=subject_of(current),
+                error=exc.message,
+                observer=self.observer,
+            )
+        probe = facts.probe
+        return Observation(
+            credential=credential.name,
+            observed_at=self.runtime.now(),
+            remote_state=facts.state,
+            certificate_id=subject_of(current),
+            foreign_certificate_ids=facts.foreign_certificate_ids,
+            placeholder=facts.placeholder,
+            probe_ok=probe.ok if probe is not None else None,
+            probe_error=probe.error if probe is not None else None,
+            error=facts.error,
+            management_fix=facts.management_fix,
+            observer=self.observer,
+        )
+
+
+def observe(
+    runtime: Runtime,
+    credentials: Sequence[Credential],
+    *,
+    probe: bool = False,
+    limits: ObserveLimits | None = None,
+    observer: str = "health",
+    keep: bool = True,
+) -> dict[str, Observation]:
+    """Ask NetSuite about ``credentials`` concurrently; each observation is kept in the store."""
+    sweep = _Observer(runtime, probe=probe, limits=limits or ObserveLimits(), observer=observer)
+    found = sweep.run(credentials)
+    if keep and found:
+        try:
+            stored.save(runtime.store, found)
+        except CertrotorError as exc:
+            # The answer stands even when the store cannot keep it (health must still answer).
+            log.warning("observations not kept", error=exc.message, count=len(found))
+    return {observation.credential: observation for observation in found}
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_OBSERVE_INTERVAL",
+    "DEFAULT_PER_ACCOUNT",
+    "ObserveLimits",
+    "observe",
+    "subject_of",
+]
