@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from cryptography import x509
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from certrotor.crypto import PrivateKey, fingerprint_sha256
@@ -56,7 +56,7 @@ from certrotor.store.engine import (
     sqlite_path,
     writer,
 )
-from certrotor.store.failures import short_reason, unavailable_as_store_error
+from certrotor.store.failures import failure_error, storage_cause, unavailable_as_store_error
 from certrotor.store.lookups import CredentialRef, VersionRef
 
 if TYPE_CHECKING:
@@ -104,10 +104,16 @@ class Store:
         try:
             migrate.upgrade(store._engine)
             store._remember_master_key(check=check_master_key)
-        except OperationalError as exc:
+        except DBAPIError as exc:
             store.close()
-            raise StoreError(
-                f"Cannot open the database {store.url} ({short_reason(exc, parsed)}).",
+            cause = storage_cause(exc, parsed)
+            if cause is None and not isinstance(exc, OperationalError):
+                raise
+            raise failure_error(
+                exc,
+                parsed,
+                f"Cannot open the database {store.url}",
+                cause,
                 hint="check CERTROTOR_DATABASE_URL, that the server runs and the user may connect.",
             ) from None
         except BaseException:

@@ -34,6 +34,7 @@ from certrotor.store.engine import (
     sqlite_path,
     writer,
 )
+from certrotor.store.failures import unavailable_as_store_error
 from certrotor.store.models import WebOnboardingRow, WebUserRow
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -217,13 +218,8 @@ class WebStore:
 
     @contextmanager
     def _unavailable_as_store_error(self) -> Iterator[None]:
-        try:
+        with unavailable_as_store_error(self._url):
             yield
-        except OperationalError:
-            raise StoreError(
-                f"The database {redacted(self._url)} failed.",
-                hint="check that the database is reachable and intact; the transaction was rolled back.",
-            ) from None
 
     # ----------------------------------------------------------------- users
 
