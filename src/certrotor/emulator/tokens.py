@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
-import json
+import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
 from certrotor.crypto import load_certificate_pem, utcnow
+from certrotor.emulator.bounded_json import JSONTooLargeError, load_bounded_json
+from certrotor.emulator.bounds import MAX_UNIX_SECONDS
 from certrotor.emulator.config import AudienceRule, EmulatorConfig
 from certrotor.emulator.problems import NetSuiteRefusalError, OAuthRefusalError
 from certrotor.emulator.state import (
@@ -69,9 +72,10 @@ def check_scope_claim(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def _public_jwk(certificate: StoredCertificate, algorithm: str) -> ECKey | RSAKey:
-    """The certificate's key for joserfc, refusing an ``alg`` that does not fit the key."""
-    public_key = load_certificate_pem(certificate.pem).public_key()
+@functools.lru_cache(maxsize=1024)
+def _certificate_jwk(pem: str, algorithm: str) -> ECKey | RSAKey | None:
+    """The key of a certificate for joserfc if ``alg`` fits it (parsed once per certificate)."""
+    public_key = load_certificate_pem(pem).public_key()
     if isinstance(public_key, rsa.RSAPublicKey) and algorithm.startswith("PS"):
         return RSAKey.import_key(public_key)
     if (
@@ -79,16 +83,33 @@ def _public_jwk(certificate: StoredCertificate, algorithm: str) -> ECKey | RSAKe
         and _CURVE_FOR_ALGORITHM.get(algorithm) == public_key.curve.name
     ):
         return ECKey.import_key(public_key)
+    return None
+
+
+def _public_jwk(certificate: StoredCertificate, algorithm: str) -> ECKey | RSAKey:
+    """The certificate's key for joserfc, refusing an ``alg`` that does not fit the key."""
+    key = _certificate_jwk(certificate.pem, algorithm)
+    if key is not None:
+        return key
     raise _invalid_client(
         f"The algorithm {algorithm} does not fit the {certificate.algorithm} key of the "
         f"certificate {certificate.certificate_id}."
     )
 
 
+MAX_ASSERTION_PAYLOAD_BYTES = 64 * 1024
+"""The longest claims set of a client assertion accepted (real ones are well under 1 KB)."""
+
+
 def _number(claims: dict[str, Any], name: str) -> int:
+    """A NumericDate claim as whole seconds; ``NaN``, infinities and dates past 9999 are refused."""
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid_client(f"The client assertion must carry a numeric {name} claim.")
+    if not (math.isfinite(value) and 0 <= value <= MAX_UNIX_SECONDS):
+        raise _invalid_client(
+            f"The client assertion {name} claim must be a date in Unix seconds (0 to {MAX_UNIX_SECONDS})."
+        )
     return int(value)
 
 
@@ -148,7 +169,11 @@ def verify_client_assertion(
     if not isinstance(kid, str) or not kid:
         raise _invalid_client("The client assertion header has no kid; set it to the certificate ID.")
     try:
-        claims = json.loads(compact.payload)
+        claims = load_bounded_json(compact.payload, max_bytes=MAX_ASSERTION_PAYLOAD_BYTES)
+    except JSONTooLargeError as error:
+        raise _invalid_client(
+            f"The client assertion payload {error}; sign a flat JSON object of claims."
+        ) from None
     except ValueError:
         claims = None
     if not isinstance(claims, dict):

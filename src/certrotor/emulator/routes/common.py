@@ -8,10 +8,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from certrotor.emulator.bounded_json import JSONTooLargeError, load_bounded_json
+from certrotor.emulator.config import MAX_BODY_BYTES
 from certrotor.emulator.problems import (
     INSUFFICIENT_PERMISSION,
     INVALID_CONTENT,
     NONEXISTENT_ID,
+    REQUEST_TOO_LARGE,
     NetSuiteRefusalError,
     netsuite_error_schema,
 )
@@ -74,7 +77,8 @@ def authenticate_manager(
 
 
 def parse_json_body(body: bytes, content_type: str | None) -> Any:
-    """The JSON a NetSuite REST call must carry, or a 400 that says what is wrong."""
+    """The JSON a NetSuite REST call must carry, or a 400 that says what is wrong (a 413 above the
+    largest body limit; nesting is bounded before parsing)."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise NetSuiteRefusalError(
@@ -85,7 +89,12 @@ def parse_json_body(body: bytes, content_type: str | None) -> Any:
     if not body.strip():
         raise NetSuiteRefusalError(400, INVALID_CONTENT, "The request body is empty; send a JSON object.")
     try:
-        return json.loads(body)
+        return load_bounded_json(body, max_bytes=MAX_BODY_BYTES)
+    except JSONTooLargeError as error:
+        status, code = (413, REQUEST_TOO_LARGE) if len(body) > MAX_BODY_BYTES else (400, INVALID_CONTENT)
+        raise NetSuiteRefusalError(
+            status, code, f"The request body {error}; send NetSuite's JSON object, a few levels deep."
+        ) from None
     except UnicodeDecodeError:
         raise NetSuiteRefusalError(400, INVALID_CONTENT, "The request body is not UTF-8 text.") from None
     except json.JSONDecodeError as error:
