@@ -100,10 +100,8 @@ def list_keys(
     as_json: JsonOption = False,
 ) -> None:
     """The applications with broker keys and what each may reach (never the keys)."""
-    from rich.table import Table
-
     from certrotor.cli.context import open_runtime
-    from certrotor.cli.output import console, format_time, print_json
+    from certrotor.cli.output import add_row, console, format_time, print_json, print_table, table
 
     with open_runtime() as runtime:
         keys = runtime.store.broker_keys(include_revoked=include_revoked)
@@ -124,16 +122,17 @@ def list_keys(
     if not keys:
         console.print("No broker keys. Make one with `certrotor broker key add APP --credential NAME`.")
         return
-    table = Table("app", "key", "credentials", "created", "revoked")
+    rows = table("app", "key", "credentials", "created", "revoked", ids={"app", "key"})
     for key in keys:
-        table.add_row(
+        add_row(
+            rows,
             key.app,
             key.key_prefix + "...",
             ", ".join(key.credentials),
             format_time(key.created_at),
             format_time(key.revoked_at),
         )
-    console.print(table)
+    print_table(rows)
 
 
 @key_app.command("revoke")

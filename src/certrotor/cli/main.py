@@ -13,6 +13,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 
 from certrotor import __version__
 from certrotor.cli.commands import LazyGroup
+from certrotor.cli.helpformat import install as install_help_format
 from certrotor.errors import CertrotorError
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def root_command() -> LazyGroup:
     command = typer.main.get_command(app)
     assert isinstance(command, LazyGroup)
     command.add_lazy()
+    install_help_format()
     return command
 
 

@@ -6,11 +6,10 @@ import webbrowser
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from certrotor.cli.context import open_runtime
 from certrotor.cli.options import JsonOption, NameArgument
-from certrotor.cli.output import console, print_json
+from certrotor.cli.output import add_row, console, print_json, print_table, table
 from certrotor.services import operations
 
 TokenOption = Annotated[
@@ -44,11 +43,20 @@ def list_certificates(name: NameArgument, token: TokenOption = None, as_json: Js
     if as_json:
         print_json([item.model_dump(mode="json", by_alias=True) for item in items])
         return
-    table = Table(
-        "certificate_id", "application", "entity", "role", "algorithm", "valid_from", "valid_until", "revoked"
+    rows = table(
+        "certificate_id",
+        "application",
+        "entity",
+        "role",
+        "algorithm",
+        "valid_from",
+        "valid_until",
+        "revoked",
+        ids={"certificate_id"},
     )
     for item in items:
-        table.add_row(
+        add_row(
+            rows,
             item.certificate_id,
             item.application.name,
             f"{item.entity.name} ({item.entity.id})",
@@ -58,7 +66,7 @@ def list_certificates(name: NameArgument, token: TokenOption = None, as_json: Js
             item.valid_until.isoformat(),
             "yes" if item.revoked else "no",
         )
-    console.print(table)
+    print_table(rows)
 
 
 def revoke(
