@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CredentialKind = Literal["m2m", "record"]
+RecordModeName = Literal["rotate", "monitor"]
+"""A record credential's mode: certrotor writes the record, or only watches it (see ``_watched_reasons``)."""
 RemoteState = Literal["active", "revoked", "missing", "refused", "unknown"]
 """What the server says about the current certificate; ``unknown`` when it was not asked (or could
 not be: then the facts carry the error). ``refused``: the token endpoint refused it (``invalid_client``:
@@ -122,6 +124,10 @@ class HealthFacts:
     """``None`` when no probe was asked for."""
     placeholder_detected: bool = False
     record_script_id: str | None = None
+    mode: RecordModeName | None = None
+    """A record credential's mode; ``monitor``: the current certificate is the record's own."""
+    watch_warn_at: dt.datetime | None = None
+    """``monitor``: from then on the record's owner is late replacing it (WARN)."""
     remote_error: str | None = None
     """Why NetSuite could not be checked (network, 5xx, timeout); ``None`` when it was, or not asked."""
     management_fix: str | None = None
@@ -166,6 +172,8 @@ class HealthReport:
     reasons: tuple[HealthReason, ...] = field(default_factory=tuple)
     expires_at: dt.datetime | None = None
     next_rotation_at: dt.datetime | None = None
+    mode: RecordModeName | None = None
+    """A record credential's mode (``rotate`` or ``monitor``); ``None`` for M2M."""
     observed_at: dt.datetime | None = None
     """When NetSuite was last asked about this credential; ``None`` when never (or ``--offline``)."""
     observation_age: dt.timedelta | None = None
@@ -180,6 +188,7 @@ class HealthReport:
         return {
             "name": self.name,
             "kind": self.kind,
+            "mode": self.mode,
             "status": self.status.value,
             "exit_code": self.exit_code,
             "summary": self.summary,
@@ -402,14 +411,54 @@ def _other_reasons(facts: HealthFacts) -> list[HealthReason]:
     return reasons
 
 
+_OPENAIR_FIX = (
+    "generate a new real-time import certificate in OpenAir (Administration > NetSuite Connector > Tips)"
+)
+
+
+def _watched_reasons(facts: HealthFacts) -> list[HealthReason]:
+    """``monitor`` mode: the record as NetSuite holds it, which another system rotates (never certrotor)."""
+    script_id = facts.record_script_id or DEFAULT_RECORD_SCRIPT_ID
+    crit, warn = HealthStatus.CRIT, HealthStatus.WARN
+    if facts.remote_state == "missing":
+        message = f'Certificate "{script_id}" not found: the certificate record was deleted in NetSuite.'
+        fix = f"{_command('record', 'recreate', facts.name)}, then {_OPENAIR_FIX}"
+        return [HealthReason(crit, "record_missing", message, fix)]
+    if facts.current_not_after is None:
+        message = f'Certificate record "{script_id}" was not read, so its certificate is unknown.'
+        return [HealthReason(warn, "record_unread", message, _command("health", facts.name))]
+    if facts.placeholder_detected:
+        message = (
+            f'Certificate record "{script_id}" still holds the bundled placeholder certificate, '
+            "which is not valid."
+        )
+        return [HealthReason(crit, "placeholder", message, _OPENAIR_FIX)]
+    left = facts.current_not_after - facts.now
+    if left <= dt.timedelta(0):
+        message = f'The certificate in record "{script_id}" expired at {_when(facts.current_not_after)}.'
+        return [HealthReason(crit, "record_expired", message, _OPENAIR_FIX)]
+    late = facts.watch_warn_at is not None and facts.watch_warn_at <= facts.now
+    if left <= CRITICAL_BEFORE_EXPIRY or late:
+        message = (
+            f'The certificate in record "{script_id}" expires at {_when(facts.current_not_after)} and '
+            "has not been replaced (OpenAir's connector replaces it one to two weeks before)."
+        )
+        status = crit if left <= CRITICAL_BEFORE_EXPIRY else warn
+        return [HealthReason(status, "record_not_replaced", message, _OPENAIR_FIX)]
+    return []
+
+
 def evaluate_health(facts: HealthFacts) -> HealthReport:
     """Judge one credential: every rule that applies gives a reason, most severe first; the worst wins."""
-    reasons = [
-        *_current_reasons(facts),
-        *_rotation_reasons(facts),
-        *_remote_check_reasons(facts),
-        *_other_reasons(facts),
-    ]
+    if facts.mode == "monitor":
+        reasons = _watched_reasons(facts)
+    else:
+        reasons = [
+            *_current_reasons(facts),
+            *_rotation_reasons(facts),
+            *_remote_check_reasons(facts),
+            *_other_reasons(facts),
+        ]
     # A stable sort keeps the rule order among reasons of equal severity.
     reasons.sort(key=lambda reason: -reason.status.exit_code)
     return HealthReport(
@@ -420,6 +469,7 @@ def evaluate_health(facts: HealthFacts) -> HealthReport:
         reasons=tuple(reasons),
         expires_at=facts.current_not_after,
         next_rotation_at=facts.next_rotation_at,
+        mode=facts.mode,
         observed_at=facts.observed_at,
         observation_age=(facts.now - facts.observed_at) if facts.observed_at is not None else None,
     )

@@ -22,7 +22,7 @@ from certrotor.logging import reset_logging
 from certrotor.protocol.signed_import import IMPORT_PATH, SigningKey, signed_query
 from certrotor.services import operations
 from certrotor.services.runtime import Runtime
-from certrotor.store import AuthMode, CredentialKind, CredentialSpec
+from certrotor.store import AuthMode, CredentialKind, CredentialSpec, RecordMode
 
 SCRIPT_ID = "custcertificate_oa_realtime"
 CREDENTIAL = "openair"
@@ -40,7 +40,8 @@ def add_record_credential(
     grace_seconds: int = 3600,
     key_spec: Any = None,
 ) -> str:
-    """A record credential for ``script_id`` on the emulator's demo account, managed with its admin token."""
+    """A record credential for ``script_id`` on the emulator's demo account, managed with its admin token,
+    in ``rotate`` mode: these tests play OpenAir's part, so certrotor writes even OpenAir's record."""
     extra = {"key_spec": key_spec} if key_spec is not None else {}
     spec = CredentialSpec(
         name=name,
@@ -54,6 +55,7 @@ def add_record_credential(
         management_token=emulator.tenant.admin_token,
         record_script_id=script_id,
         record_name="OpenAir real-time",
+        record_mode=RecordMode.ROTATE,
         grace_seconds=grace_seconds,
         **extra,
     )

@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from certrotor.client.auth import BearerTokenAuth
+from certrotor.client.records import RecordClient
+from certrotor.crypto import KeySpec, build_self_signed_certificate, generate_private_key
 from certrotor.emulator.records_admin import RecordsAdmin
 from certrotor.emulator.testing import RunningEmulator
 
@@ -45,8 +48,9 @@ def _no_secrets(result: CliResult, emulator: RunningEmulator) -> None:
 
 @pytest.fixture
 def added(certrotor_env: dict[str, str], emulator: RunningEmulator) -> str:
-    """``certrotor record add openair`` with the defaults (custcertificate_oa_realtime)."""
-    result = _add(emulator)
+    """``certrotor record add openair --mode rotate`` (custcertificate_oa_realtime, this system playing
+    OpenAir's part)."""
+    result = _add(emulator, "--mode", "rotate")
     assert result.exit_code == 0, result.output
     _no_secrets(result, emulator)
     return "openair"
@@ -69,7 +73,7 @@ class TestAdd:
             "credential", "add", "oa", "--kind", "record", "--record-id", "_oa_realtime",
             "--record-name", "OpenAir real-time", "--account", tenant.account_id,
             "--client-id", tenant.client_id, "--entity", "7", "--role", "3",
-            "--base-url", emulator.base_url, "--token", tenant.admin_token,
+            "--base-url", emulator.base_url, "--token", tenant.admin_token, "--mode", "rotate",
         )  # fmt: skip
         assert added.exit_code == 0, added.output
         listed = json.loads(run_cli("credential", "list", "--json").stdout)
@@ -234,3 +238,133 @@ class TestReceiverServe:
                 refused = client.get(replay)
             assert refused.status_code == 403
             assert refused.json()["reason"] == "replayed"
+
+
+def _openair_writes(emulator: RunningEmulator, *, validity_days: int) -> str:
+    """OpenAir's connector puts a new key and certificate into its record (as NetSuite's UI would)."""
+    key = generate_private_key(KeySpec.EC_P256)
+    certificate = build_self_signed_certificate(key, common_name="openair", validity_days=validity_days)
+    with RecordClient(emulator.endpoints, auth=BearerTokenAuth(emulator.tenant.admin_token)) as client:
+        return client.replace_file(SCRIPT_ID, key, certificate).fingerprint_sha256
+
+
+@pytest.fixture
+def watched(certrotor_env: dict[str, str], emulator: RunningEmulator) -> str:
+    """``certrotor record add openair``: OpenAir's record is watched (monitor) by default."""
+    result = _add(emulator, "--json")
+    assert result.exit_code == 0, result.output
+    added = json.loads(result.stdout)
+    assert (added["mode"], added["version"]) == ("monitor", None)
+    return "openair"
+
+
+class TestMonitorMode:
+    def test_rotate_refuses_and_writes_nothing(self, watched: str, emulator: RunningEmulator) -> None:
+        """rotate refuses a watched record with the fix, and the record keeps what it held."""
+        before = RecordsAdmin(emulator).get(SCRIPT_ID)
+        refused = run_cli("rotate", "openair")
+        assert refused.exit_code == 1
+        assert "only monitors certificate record" in refused.output
+        assert "certrotor credential set openair --mode rotate" in refused.output
+        assert RecordsAdmin(emulator).get(SCRIPT_ID) == before
+        listed = json.loads(run_cli("credential", "list", "--json").stdout)
+        assert (listed[0]["mode"], listed[0]["next_rotation_at"]) == ("monitor", None)
+
+    def test_daemon_never_writes_a_watched_record(self, watched: str, emulator: RunningEmulator) -> None:
+        """A daemon pass leaves the watched record (still the placeholder) alone."""
+        result = run_cli("daemon", "--once", "--no-reconcile")
+        assert result.exit_code == 0, result.output
+        assert RecordsAdmin(emulator).get(SCRIPT_ID)["is_placeholder"] is True  # type: ignore[index]
+        events = json.loads(run_cli("events", "openair", "--json").stdout)
+        assert [event["action"] for event in events] == ["credential-add"]
+
+    def test_health_watches_the_record(self, watched: str, emulator: RunningEmulator) -> None:
+        """health says monitor and judges the record itself: placeholder, valid, expiring, deleted."""
+        placeholder = json.loads(run_cli("health", "openair", "--json").stdout)["credentials"][0]
+        assert (placeholder["status"], placeholder["mode"]) == ("CRIT", "monitor")
+        assert [reason["code"] for reason in placeholder["reasons"]] == ["placeholder"]
+        assert "OpenAir" in placeholder["reasons"][0]["fix"]
+
+        _openair_writes(emulator, validity_days=365)
+        healthy = run_cli("health", "openair")
+        assert healthy.exit_code == 0, healthy.output
+        assert "openair (record, mode monitor): Current real-time import certificate is valid until" in (
+            healthy.stdout
+        )
+
+        _openair_writes(emulator, validity_days=5)
+        late = json.loads(run_cli("health", "openair", "--json").stdout)["credentials"][0]
+        assert (late["status"], late["reasons"][0]["code"]) == ("WARN", "record_not_replaced")
+
+        RecordsAdmin(emulator).delete(SCRIPT_ID)
+        gone = run_cli("health", "openair")
+        assert gone.exit_code == 2
+        assert 'Certificate "custcertificate_oa_realtime" not found' in gone.stdout
+        shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
+        assert (shown["mode"], shown["remote_state"]) == ("monitor", "missing")
+
+    def test_mode_rotate_takes_over(self, watched: str) -> None:
+        """credential set --mode rotate makes certrotor rotate the record, due at once."""
+        changed = run_cli("credential", "set", "openair", "--mode", "rotate")
+        assert changed.exit_code == 0, changed.output
+        shown = json.loads(run_cli("credential", "show", "openair", "--json").stdout)
+        assert shown["mode"] == "rotate"
+        assert shown["next_rotation_at"] is not None
+        assert run_cli("rotate", "openair").exit_code == 0
+        assert run_cli("health", "openair").exit_code == 0
+        back = run_cli("credential", "set", "openair", "--mode", "monitor")
+        assert back.exit_code == 0, back.output
+        assert (
+            json.loads(run_cli("credential", "show", "openair", "--json").stdout)["next_rotation_at"] is None
+        )
+
+    def test_other_records_rotate_by_default(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """A record other than OpenAir's is rotated by default."""
+        RecordsAdmin(emulator).create(record_id="_acme", name="Acme")
+        added = _add(emulator, "--record-id", "_acme", "--json")
+        assert added.exit_code == 0, added.output
+        assert json.loads(added.stdout)["mode"] == "rotate"
+
+    def test_bad_mode(self, certrotor_env: dict[str, str], emulator: RunningEmulator) -> None:
+        """An unknown --mode is refused in one line and nothing is stored."""
+        result = _add(emulator, "--mode", "watch")
+        assert result.exit_code == 1
+        assert "choose rotate or monitor" in result.stderr
+        assert json.loads(run_cli("credential", "list", "--json").stdout) == []
+
+
+class TestRestletSettings:
+    def test_defaults_and_deployment_number(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """The RESTlet IDs default to the SuiteCloud project's; --deploy-id 1 reaches the same RESTlet."""
+        added = _add(emulator, "--mode", "rotate", "--deploy-id", "1", "--json")
+        assert added.exit_code == 0, added.output
+        shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
+        assert (shown["restlet_script_id"], shown["restlet_deploy_id"]) == (
+            "customscript_certrotor_certificates",
+            "1",
+        )
+        assert shown["placeholder"] is True
+        assert run_cli("rotate", "openair").exit_code == 0
+
+    def test_wrong_deployment_is_reported(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """A RESTlet that is not deployed there gives NetSuite's refusal, not a crash."""
+        added = _add(emulator, "--deploy-id", "customdeploy_elsewhere")
+        assert added.exit_code == 0, added.output
+        shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
+        assert "SSS_INVALID_SCRIPTLET_ID" in shown["error"]
+
+    def test_malformed_ids_are_refused(
+        self, certrotor_env: dict[str, str], emulator: RunningEmulator
+    ) -> None:
+        """IDs NetSuite could not have are refused in one line before anything is stored."""
+        for option, value in (("--script-id", "my script"), ("--deploy-id", "deploy one")):
+            result = _add(emulator, option, value)
+            assert result.exit_code == 1
+            assert "Invalid RESTlet" in result.stderr
+        assert json.loads(run_cli("credential", "list", "--json").stdout) == []

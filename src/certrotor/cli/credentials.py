@@ -36,6 +36,7 @@ from certrotor.store import (
     CredentialKind,
     CredentialSpec,
     EventOutcome,
+    RecordMode,
     Strategy,
 )
 from certrotor.store.accounts import UNSET
@@ -46,7 +47,7 @@ _INTERNAL_ID = re.compile(r"-?[0-9]+")
 credential_app = typer.Typer(help="Register and look at credentials.", no_args_is_help=True)
 
 
-def _enum(kind: type[Strategy] | type[AuthMode], value: str, option: str) -> str:
+def _enum(kind: type[Strategy] | type[AuthMode] | type[RecordMode], value: str, option: str) -> str:
     choices = [m.value for m in kind]
     if value not in choices:
         raise InputError(f"Unknown {option} {value!r}.", hint=f"choose one of: {', '.join(choices)}.")
@@ -123,6 +124,10 @@ def add(
     record_name: Annotated[
         str, typer.Option("--record-name", help="With --kind record: the record's name.")
     ] = DEFAULT_RECORD_NAME,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="With --kind record: rotate or monitor (see `certrotor record add`)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a credential and its first key pair (generated, or imported from keygen's files)."""
@@ -155,9 +160,22 @@ def add(
         delivery_dir=str(deliver_to) if deliver_to else None,
         record_script_id=record_script_id(record_id) if kind == CredentialKind.RECORD else None,
         record_name=record_name if kind == CredentialKind.RECORD else None,
+        record_mode=None if mode is None else RecordMode(_enum(RecordMode, mode, "record mode")),
     )
     with open_runtime() as runtime:
-        credential, version = operations.add_credential(runtime, spec, key_file=key_file, cert_file=cert_file)
+        if spec.kind is CredentialKind.RECORD and key_file is None and cert_file is None:
+            credential, added = operations.add_record_credential(runtime, spec)
+        else:
+            credential, added = operations.add_credential(
+                runtime, spec, key_file=key_file, cert_file=cert_file
+            )
+    if added is None:
+        if as_json:
+            print_json({"name": credential.name, "mode": "monitor", "version": None})
+            return
+        console.print(f"Added credential [bold]{credential.name}[/]: it only watches its record (monitor).")
+        return
+    version = added
     if as_json:
         print_json(
             {"name": credential.name, "version": version.id, "fingerprint_sha256": version.fingerprint_sha256}
@@ -186,6 +204,7 @@ def credential_dict(credential: Credential) -> dict[str, object]:
         "failed_attempts": credential.failed_attempts,
         "last_error": credential.last_error,
         "record_script_id": credential.record_script_id,
+        "mode": credential.record_mode.value if credential.record_mode else None,
     }
 
 
@@ -308,6 +327,10 @@ def set_options(
     token: Annotated[
         str | None, typer.Option("--token", help="Store a new management token (sealed).")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="A certificate record's: rotate (certrotor writes it) or monitor."),
+    ] = None,
     insecure: Annotated[
         bool | None,
         typer.Option(
@@ -319,6 +342,8 @@ def set_options(
 ) -> None:
     """Change a credential's settings; the next rotation uses them. Nothing changes on a bad value."""
     changes: CredentialChanges = {}
+    if mode is not None:
+        changes["record_mode"] = RecordMode(_enum(RecordMode, mode, "record mode"))
     if strategy is not None:
         changes["strategy"] = Strategy(_enum(Strategy, strategy, "strategy"))
         changes["resolved_strategy"] = None

@@ -27,11 +27,18 @@ from certrotor.cli.output import console, format_time, print_json
 from certrotor.crypto import KeySpec
 from certrotor.durations import parse_duration
 from certrotor.errors import InputError
-from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
+from certrotor.protocol.records import (
+    DEFAULT_RECORD_ID,
+    DEFAULT_RECORD_NAME,
+    OPENAIR_RECORD_SCRIPT_ID,
+    RECORDS_RESTLET_DEPLOYMENT_ID,
+    RECORDS_RESTLET_SCRIPT,
+    record_script_id,
+)
 from certrotor.receiver import DEFAULT_MAX_AGE, Verifier, verify_import_request
 from certrotor.services import operations
 from certrotor.services import records as record_service
-from certrotor.store import AuthMode, CredentialKind, CredentialSpec
+from certrotor.store import AuthMode, CredentialKind, CredentialSpec, RecordMode
 
 record_app = typer.Typer(
     help="Certificate records (Setup > Company > Certificates) whose key NetSuite signs with.",
@@ -83,10 +90,26 @@ def add(
         str, typer.Option("--grace", help="Keep accepting the previous certificate this long.")
     ] = "1d",
     hook: HookOption = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="rotate: certrotor writes the record; monitor: it only watches it (default for "
+            f"{OPENAIR_RECORD_SCRIPT_ID}, which OpenAir's connector rotates; rotate for any other).",
+        ),
+    ] = None,
+    script_id_option: Annotated[
+        str, typer.Option("--script-id", help="The records RESTlet's script ID.")
+    ] = RECORDS_RESTLET_SCRIPT,
+    deploy_id: Annotated[
+        str, typer.Option("--deploy-id", help="The RESTlet's deployment: its script ID or number.")
+    ] = RECORDS_RESTLET_DEPLOYMENT_ID,
     as_json: JsonOption = False,
 ) -> None:
-    """Register a certificate record credential; its first rotation replaces the record's placeholder."""
+    """Register a certificate record credential: in rotate mode its first rotation replaces the record's
+    placeholder; in monitor mode certrotor only watches the record."""
     script_id = record_script_id(record_id)
+    record_mode = None if mode is None else _record_mode(mode)
     with open_runtime() as runtime:
         manager = runtime.store.get_credential(auth_credential) if auth_credential else None
         account_id = account or (manager.account_id if manager else None)
@@ -114,20 +137,42 @@ def add(
             hook_command=hook,
             record_script_id=script_id,
             record_name=record_name,
+            record_mode=record_mode,
+            restlet_script_id=script_id_option,
+            restlet_deploy_id=deploy_id,
         )
-        credential, version = operations.add_credential(runtime, spec)
+        credential, version = operations.add_record_credential(runtime, spec)
+    mode_name = credential.record_mode.value if credential.record_mode else None
     if as_json:
         print_json(
             {
                 "name": credential.name,
                 "record_script_id": script_id,
-                "version": version.id,
-                "fingerprint_sha256": version.fingerprint_sha256,
+                "mode": mode_name,
+                "restlet_script_id": credential.restlet_script_id,
+                "restlet_deploy_id": credential.restlet_deploy_id,
+                "version": version.id if version else None,
+                "fingerprint_sha256": version.fingerprint_sha256 if version else None,
             }
         )
         return
-    console.print(f"Added record credential [bold]{credential.name}[/] for certificate record {script_id}.")
+    console.print(
+        f"Added record credential [bold]{credential.name}[/] for certificate record {script_id} "
+        f"(mode {mode_name})."
+    )
+    if credential.watches_only:
+        name = credential.name
+        console.print(f"certrotor only watches it (OpenAir rotates it): `certrotor health {name}`.")
+        console.print(f"If this system plays OpenAir's part: `certrotor credential set {name} --mode rotate`")
+        return
     console.print(f"Next: `certrotor health {credential.name}`, then `certrotor rotate {credential.name}`.")
+
+
+def _record_mode(value: str) -> RecordMode:
+    try:
+        return RecordMode(value)
+    except ValueError:
+        raise InputError(f"Unknown record mode {value!r}.", hint="choose rotate or monitor.") from None
 
 
 def _verifier_row(verifier: Verifier) -> dict[str, object]:
@@ -158,6 +203,9 @@ def show(
                 "name": credential.name,
                 "record_script_id": credential.record_script_id,
                 "record_name": credential.record_name,
+                "mode": credential.record_mode.value if credential.record_mode else None,
+                "restlet_script_id": credential.restlet_script_id,
+                "restlet_deploy_id": credential.restlet_deploy_id,
                 "remote_state": state.remote_state,
                 "placeholder": state.placeholder,
                 "error": state.error.message if state.error else None,
@@ -166,17 +214,22 @@ def show(
             }
         )
         return
+    mode_name = credential.record_mode.value if credential.record_mode else "rotate"
     console.print(
-        f"[bold]{credential.name}[/]: certificate record {credential.record_script_id}", markup=True
+        f"[bold]{credential.name}[/]: certificate record {credential.record_script_id} (mode {mode_name}"
+        f"{': certrotor only watches it' if credential.watches_only else ''})",
+        markup=True,
     )
     if info is not None:
         console.print(f"  NetSuite holds {info.file_name}: {info.subject}", markup=False)
         console.print(f"  fingerprint {info.fingerprint_sha256}, valid until {format_time(info.not_after)}")
-        if state.placeholder:
+        if state.placeholder and credential.watches_only:
+            console.print("  [bold red]the bundled placeholder (not valid)[/]: OpenAir must replace it")
+        elif state.placeholder:
             console.print(
                 "  [bold red]the bundled placeholder (not valid)[/]: run `certrotor rotate " + name + "`"
             )
-        else:
+        elif not credential.watches_only:
             agrees = "yes" if state.remote_state == "active" else "no"
             console.print(f"  matches the local verifier: {agrees}")
     elif state.error is not None:

@@ -149,10 +149,11 @@ def health(
         console.print("No credentials. Add one with `certrotor credential add`.")
     for report in reports:
         style = _STATUS_STYLE[report.status]
+        mode = f" (record, mode {report.mode})" if report.mode else ""
         age = ""
         if report.observation_age is not None and (offline or youngest is not None):
             age = f" (observed {format_age(report.observation_age)} ago)"
-        console.print(f"[{style}]{report.status.value}[/] {report.name}: {report.summary}{age}")
+        console.print(f"[{style}]{report.status.value}[/] {report.name}{mode}: {report.summary}{age}")
         for reason in report.reasons:
             console.print(f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {reason.message}")
             if reason.fix:

@@ -51,11 +51,17 @@ def _facts(
         probe = ProbeResult(ok=observation.probe_ok, error=observation.probe_error)
     # Only an observation can go stale: a store nobody ever observed has local facts alone.
     stale_rule = stale_after if observation is not None else None
+    watched_not_after = watch_warn_at = None
+    if credential.watches_only and observation is not None:
+        # A watched record's certificate is the record's own: certrotor keeps no version of it.
+        watched_not_after = observation.certificate_not_after
+        if watched_not_after is not None:
+            watch_warn_at = watched_not_after - credential.renew_before_min
     return HealthFacts(
         name=credential.name,
         now=now,
         kind="record" if credential.kind is CredentialKind.RECORD else "m2m",
-        current_not_after=current.not_after if current else None,
+        current_not_after=current.not_after if current else watched_not_after,
         current_certificate_id=current.certificate_id if current else None,
         renewal_window_opens_at=window_opens,
         next_rotation_at=credential.next_rotation_at,
@@ -68,6 +74,8 @@ def _facts(
         probe=probe,
         placeholder_detected=observation.placeholder if observation else False,
         record_script_id=credential.record_script_id,
+        mode=credential.record_mode.value if credential.record_mode else None,
+        watch_warn_at=watch_warn_at,
         remote_error=observation.error if observation else None,
         management_fix=observation.management_fix if observation else None,
         observed_at=observation.observed_at if observation else None,

@@ -220,6 +220,7 @@ class _Observer:
             error=facts.error,
             management_fix=facts.management_fix,
             observer=self.observer,
+            certificate_not_after=facts.certificate_not_after,
         )
 
 

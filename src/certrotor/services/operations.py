@@ -13,7 +13,15 @@ from certrotor.protocol.models import CertificateListItem, TokenResponse, Upload
 from certrotor.scheduling import RenewalWindow, plan_next_rotation
 from certrotor.services.rotation.kinds import m2m_steps_for
 from certrotor.services.runtime import Runtime
-from certrotor.store import CertificateVersion, Credential, CredentialSpec, EventOutcome, VersionState
+from certrotor.store import (
+    CertificateVersion,
+    Credential,
+    CredentialSpec,
+    EventOutcome,
+    RecordMode,
+    VersionState,
+)
+from certrotor.store.credentials import validated_spec
 from certrotor.userfiles import read_user_file
 
 ACTOR = "cli"
@@ -68,6 +76,18 @@ def add_credential(
     credential = store.set_schedule(credential, runtime.now(), 0, None)
     store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"version": version.id})
     return credential, version
+
+
+def add_record_credential(
+    runtime: Runtime, spec: CredentialSpec
+) -> tuple[Credential, CertificateVersion | None]:
+    """Register a record credential: in ``rotate`` mode with its first key pair, due at once; a watched
+    (``monitor``) one gets neither, since certrotor never writes its record."""
+    if validated_spec(spec).record_mode is not RecordMode.MONITOR:
+        return add_credential(runtime, spec)
+    credential = runtime.store.add_credential(spec)
+    runtime.store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"mode": "monitor"})
+    return credential, None
 
 
 def _m2m_credential(runtime: Runtime, name: str) -> Credential:

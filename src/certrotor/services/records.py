@@ -18,6 +18,8 @@ from certrotor.logging import get_logger
 from certrotor.protocol.records import (
     DEFAULT_RECORD_ID,
     DEFAULT_RECORD_NAME,
+    RECORDS_RESTLET_DEPLOYMENT_ID,
+    RECORDS_RESTLET_SCRIPT,
     CertificateRecordInfo,
     placeholder_fingerprint,
     record_script_id,
@@ -60,6 +62,8 @@ def record_client(runtime: Runtime, credential: Credential) -> RecordClient:
         verify_tls=credential.verify_tls,
         timeout=runtime.settings.http_timeout_seconds,
         credential_name=credential.name,
+        script=credential.restlet_script_id or RECORDS_RESTLET_SCRIPT,
+        deploy=credential.restlet_deploy_id or RECORDS_RESTLET_DEPLOYMENT_ID,
     )
 
 
@@ -169,9 +173,10 @@ def recreate_record(
         info = client.create(script_id, title)
     if script_id != credential.record_script_id or title != credential.record_name:
         credential = store.update_credential(name, record_script_id=script_id, record_name=title)
-    credential = store.set_schedule(
-        credential.name, runtime.now(), credential.failed_attempts, credential.last_error
-    )
+    if not credential.watches_only:
+        credential = store.set_schedule(
+            credential.name, runtime.now(), credential.failed_attempts, credential.last_error
+        )
     store.record_event(
         credential, ACTOR, "record-recreate", EventOutcome.OK, {"record": script_id, "name": title}
     )

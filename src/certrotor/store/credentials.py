@@ -259,12 +259,15 @@ def update(session: Session, name: str, changes: CredentialChanges) -> Credentia
     row.delivery_dir = spec.delivery_dir
     row.record_script_id = spec.record_script_id
     row.record_name = spec.record_name
+    was_watched = row.record_mode is RecordMode.MONITOR
     row.record_mode = spec.record_mode
     row.restlet_script_id = spec.restlet_script_id
     row.restlet_deploy_id = spec.restlet_deploy_id
     if spec.record_mode is RecordMode.MONITOR:
         # certrotor never writes a watched record: nothing to plan.
         row.next_rotation_at = None
+    elif was_watched and spec.record_mode is RecordMode.ROTATE and row.next_rotation_at is None:
+        row.next_rotation_at = utcnow()  # rotated from now on: the first rotation is due at once
     session.flush()
     return to_credential(row)
 

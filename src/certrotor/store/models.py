@@ -352,4 +352,6 @@ class ObservationRow(Base):
     """Why NetSuite could not be checked (network, 5xx, timeout)."""
     management_fix: Mapped[str | None] = mapped_column(Text)
     """Set when no management access worked: the command that repairs it."""
+    certificate_not_after: Mapped[dt.datetime | None] = mapped_column()
+    """A watched (monitor) record: the expiry of the certificate NetSuite holds in it."""
     observer: Mapped[str] = mapped_column(String(128))

@@ -44,6 +44,8 @@ class Observation:
     error: str | None = None
     management_fix: str | None = None
     observer: str = ""
+    certificate_not_after: dt.datetime | None = None
+    """A watched (monitor) record: the expiry of its certificate as NetSuite holds it."""
 
     def age(self, now: dt.datetime) -> dt.timedelta:
         return now - self.observed_at
@@ -73,6 +75,7 @@ def _to_observation(name: str, row: ObservationRow) -> Observation:
         error=row.error,
         management_fix=row.management_fix,
         observer=row.observer,
+        certificate_not_after=row.certificate_not_after,
     )
 
 
@@ -118,6 +121,7 @@ def save(store: Store, observations: Iterable[Observation]) -> int:
             row.error = observation.error
             row.management_fix = observation.management_fix
             row.observer = observation.observer[:128]
+            row.certificate_not_after = observation.certificate_not_after
             kept += 1
     return kept
 

@@ -146,6 +146,13 @@ class Rotator:
         """
         if isinstance(credential, str):
             credential = self.store.get_credential(credential)
+        try:
+            # A watched record is refused before anything is claimed, generated or written.
+            steps_for(credential, self.runtime).check_rotatable()
+        except CertrotorError:
+            if claimed:
+                self.store.release(credential, self.owner)
+            raise
         if not claimed:
             # A lease left by a killed process of this host is taken over: `certrotor rotate NAME`
             # run again after a crash is not refused until the dead process's lease expires.

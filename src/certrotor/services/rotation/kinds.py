@@ -6,13 +6,17 @@ from certrotor.errors import InputError
 from certrotor.services.rotation.m2m import M2MSteps
 from certrotor.services.rotation.record import RecordSteps
 from certrotor.services.rotation.steps import Steps
+from certrotor.services.rotation.watch import RecordWatchSteps
 from certrotor.services.runtime import Runtime
 from certrotor.store import Credential, CredentialKind
 
 
 def steps_for(credential: Credential, runtime: Runtime) -> Steps:
-    """The rotation steps (and remote observation) of ``credential``'s kind."""
+    """The rotation steps (and remote observation) of ``credential``'s kind; a record in ``monitor``
+    mode gets steps that only observe it."""
     if credential.kind is CredentialKind.RECORD:
+        if credential.watches_only:
+            return RecordWatchSteps(runtime, credential)
         return RecordSteps(runtime, credential)
     return M2MSteps(runtime, credential)
 

@@ -24,6 +24,7 @@ from certrotor.errors import (
 )
 from certrotor.health_rules import CredentialKind, ProbeResult, RemoteState
 from certrotor.logging import get_logger
+from certrotor.protocol.models import CertificateListItem
 from certrotor.services.reconcile import (
     ReconcileReport,
     adopt_unrecorded_uploads,
@@ -49,8 +50,34 @@ log = get_logger(__name__)
 
 VERIFY_ATTEMPTS = 3
 VERIFY_PAUSE_SECONDS = 1.0
-_LIMIT_CODES = {"CERTIFICATE_LIMIT_REACHED"}
-_DUPLICATE_CODES = {"DUPLICATE_CERTIFICATE"}
+MAX_ACTIVE_PER_INTEGRATION = 5
+"""NetSuite: at most five active (unrevoked, unexpired) certificates per integration record (2026.1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    """What NetSuite's list says about room for one more certificate."""
+
+    active: int
+    """Active certificates on the integration."""
+    combination_active: int
+    """Of those, the ones of the credential's own (entity, role)."""
+
+    @property
+    def free(self) -> bool:
+        return self.active < MAX_ACTIVE_PER_INTEGRATION
+
+    def describe(self) -> str:
+        return (
+            f"the integration has {self.active} active certificates (NetSuite allows "
+            f"{MAX_ACTIVE_PER_INTEGRATION}), {self.combination_active} of them for this entity and role"
+        )
+
+
+def slots_in(credential: Credential, items: list[CertificateListItem], today: dt.date) -> Slots:
+    """The active certificates NetSuite lists: on the integration, and of ``credential``'s combination."""
+    active = [i for i in items if not i.revoked and i.valid_until >= today]
+    return Slots(len(active), len(combination_items(credential, active)))
 
 
 def deliver_current(runtime: Runtime, credential: Credential, version: CertificateVersion) -> DeliveredPaths:
@@ -94,6 +121,10 @@ class M2MSteps:
     credential: Credential
     kind: CredentialKind = "m2m"
 
+    def check_rotatable(self) -> None:
+        """An M2M credential is always rotated by certrotor."""
+        return None
+
     # -- upload --------------------------------------------------------------------------------
 
     def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
@@ -103,9 +134,12 @@ class M2MSteps:
         if version.certificate_id is None:
             with self.runtime.client_for(self.credential, auth=self._prefetched_auth(journal)) as client:
                 # A crash between the upload and its journal entry left the ID unrecorded.
-                adopt_unrecorded_uploads(self.runtime, self.credential, client.list_certificates())
+                items = client.list_certificates()
+                adopt_unrecorded_uploads(self.runtime, self.credential, items)
                 uploaded = store.get_version(version.id)
                 if uploaded.certificate_id is None:
+                    if not self._room_for_overlap(journal, items):
+                        return False  # resolved to ``replace`` from the list: run the step again
                     if journal.rotation.strategy is Strategy.REPLACE:
                         self._revoke_old_first(journal, client)
                     uploaded = self._post_certificate(journal, client, uploaded)
@@ -114,10 +148,50 @@ class M2MSteps:
         journal.event("upload", EventOutcome.OK, certificate_id=uploaded.certificate_id)
         return True
 
+    def _room_for_overlap(self, journal: StepJournal, items: list[CertificateListItem]) -> bool:
+        """Overlap needs a free slot on the integration: ``auto`` chooses from NetSuite's list before
+        uploading; ``False`` when it resolved to ``replace`` (the journal says so)."""
+        if journal.rotation.strategy is not Strategy.OVERLAP:
+            return True
+        slots = slots_in(self.credential, items, self.runtime.now().date())
+        if slots.free:
+            return True
+        self._full_integration(journal, slots, cause=None)
+        return False
+
+    def _full_integration(
+        self, journal: StepJournal, slots: Slots, *, cause: NetSuiteAPIError | None
+    ) -> None:
+        """No free slot for overlap: ``auto`` switches to ``replace`` when that frees one, else an error."""
+        credential = self.credential
+        if credential.strategy is Strategy.AUTO and slots.combination_active > 0:
+            self._switch_to_replace(journal, slots.describe(), cause)
+            return
+        if slots.combination_active == 0:
+            raise RotationError(
+                f"NetSuite has no free certificate slot for {credential.name!r}: {slots.describe()}, "
+                "so revoking this credential's own certificate would not free one.",
+                hint="revoke certificates the integration no longer uses (`certrotor list "
+                f"{credential.name}` shows them), then `certrotor rotate {credential.name}`.",
+            )
+        if cause is not None:
+            message = (
+                f"NetSuite refused a second active certificate for {credential.name!r}: {cause.message} "
+                f"({slots.describe()})."
+            )
+        else:
+            message = f"No free certificate slot for overlap for {credential.name!r}: {slots.describe()}."
+        raise RotationError(
+            message,
+            hint=f"use `certrotor credential set {credential.name} --strategy replace` "
+            "(or auto), or revoke unused certificates.",
+        ) from cause
+
     def _post_certificate(
         self, journal: StepJournal, client: NetSuiteClient, version: CertificateVersion
     ) -> CertificateVersion | None:
         credential = self.credential
+        settings = self.runtime.settings
         try:
             answer = client.upload_certificate(
                 version.certificate_pem, entity=credential.entity_id, role=credential.role_id
@@ -129,19 +203,34 @@ class M2MSteps:
                 raise
             return adopted
         except NetSuiteAPIError as exc:
-            if exc.error_code in _DUPLICATE_CODES:
+            limit = exc.error_code in settings.limit_error_codes
+            known = limit or exc.error_code in settings.duplicate_error_codes
+            # NetSuite's own code and words, so that operators can tell the real codes apart.
+            journal.event(
+                "upload-refused",
+                EventOutcome.ERROR,
+                netsuite_error_code=exc.error_code,
+                netsuite_message=exc.message,
+                status_code=exc.status_code,
+                known_code=known,
+            )
+            if exc.error_code in settings.duplicate_error_codes:
                 adopted = self._adopted(client, version)
                 if adopted.certificate_id is not None:
                     return adopted
-            if exc.error_code in _LIMIT_CODES and journal.rotation.strategy is Strategy.OVERLAP:
-                if credential.strategy is Strategy.AUTO:
-                    self._switch_to_replace(journal, exc)
-                    return None
-                raise RotationError(
-                    f"NetSuite refused a second active certificate for {credential.name!r}: {exc.message}",
-                    hint=f"use `certrotor credential set {credential.name} --strategy replace` "
-                    "(or auto), or revoke unused certificates.",
-                ) from exc
+            if known and not limit:
+                raise
+            # A limit code, or one the rotation does not know: decide from what NetSuite shows now.
+            items = client.list_certificates()
+            adopt_unrecorded_uploads(self.runtime, credential, items)
+            adopted = self.runtime.store.get_version(version.id)
+            if adopted.certificate_id is not None:
+                return adopted
+            slots = slots_in(credential, items, self.runtime.now().date())
+            full = not slots.free or limit
+            if full and journal.rotation.strategy is Strategy.OVERLAP:
+                self._full_integration(journal, slots, cause=exc)
+                return None
             raise
         return self.runtime.store.set_remote_certificate_id(
             version, answer.certificate_id, state=VersionState.UPLOADED
@@ -151,11 +240,14 @@ class M2MSteps:
         adopt_unrecorded_uploads(self.runtime, self.credential, client.list_certificates())
         return self.runtime.store.get_version(version.id)
 
-    def _switch_to_replace(self, journal: StepJournal, cause: NetSuiteAPIError) -> None:
+    def _switch_to_replace(self, journal: StepJournal, reason: str, cause: NetSuiteAPIError | None) -> None:
         store = self.runtime.store
         self.credential = store.update_credential(self.credential.name, resolved_strategy=Strategy.REPLACE)
         store.advance_rotation(journal.rotation.id, RotationStep.UPLOAD, strategy=Strategy.REPLACE)
-        journal.event("strategy-resolved", EventOutcome.INFO, strategy="replace", reason=cause.message)
+        detail: dict[str, object] = {"strategy": "replace", "reason": reason}
+        if cause is not None:
+            detail |= {"netsuite_error_code": cause.error_code, "netsuite_message": cause.message}
+        journal.event("strategy-resolved", EventOutcome.INFO, **detail)
 
     def _token_prefetched(self, journal: StepJournal) -> bool:
         return journal.rotation.token_prefetched and self.credential.has_management_token

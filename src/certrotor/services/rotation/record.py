@@ -77,6 +77,10 @@ class RecordSteps:
     credential: Credential
     kind: CredentialKind = "record"
 
+    def check_rotatable(self) -> None:
+        """A record in ``rotate`` mode is rotated by certrotor."""
+        return None
+
     def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
         """Put the new key and certificate into the record, unless it already holds them (a resume)."""
         script_id = require_record(self.credential)

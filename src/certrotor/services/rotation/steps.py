@@ -45,6 +45,9 @@ class RemoteFacts:
     foreign_certificate_ids: tuple[str, ...] = ()
     placeholder: bool = False
     probe: ProbeResult | None = None
+    certificate_not_before: dt.datetime | None = None
+    """A watched record: its certificate's validity as NetSuite holds it (no local version exists)."""
+    certificate_not_after: dt.datetime | None = None
     error: str | None = None
     """Why the remote side could not be checked (network, 5xx, timeout): WARN, never OK."""
     management_fix: str | None = None
@@ -74,6 +77,10 @@ class Steps(Protocol):
     kind: CredentialKind
     """``m2m`` or ``record``: the kind as health reports it."""
     credential: Credential
+
+    def check_rotatable(self) -> None:
+        """Raise when certrotor does not rotate this credential (a watched record), with the fix."""
+        ...
 
     def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
         """Put ``version`` where it must go; ``False`` when the journal changed and the step runs again."""
