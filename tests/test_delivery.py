@@ -92,19 +92,29 @@ class TestDeliverFiles:
         assert json.loads(again.metadata_file.read_text()) == {"v": 2}
         assert len(list(again.directory.iterdir())) == 3
 
-    def test_tightens_an_existing_directory_and_creates_parents(
+    def test_keeps_an_existing_directory_mode_and_creates_missing_parents_0700(
         self, tmp_path: Path, pair: tuple[bytes, str]
     ) -> None:
-        """A pre-existing 0755 directory becomes 0700; missing parents are created."""
-        loose = tmp_path / "loose"
-        loose.mkdir(mode=0o755)
-        os.chmod(loose, 0o755)
-        deliver_files(loose, private_key_pem=pair[0], certificate_pem=pair[1], metadata={})
-        assert mode_of(loose) == 0o700
+        """A pre-existing 0755 directory stays 0755 (not ours); missing parents are created 0700."""
+        shared = tmp_path / "shared"
+        shared.mkdir(mode=0o755)
+        os.chmod(shared, 0o755)
+        deliver_files(shared, private_key_pem=pair[0], certificate_pem=pair[1], metadata={})
+        assert mode_of(shared) == 0o755
         deep = deliver_files(
             tmp_path / "a" / "b" / "c", private_key_pem=pair[0], certificate_pem=pair[1], metadata={}
         )
         assert deep.key_file.is_file()
+        assert [mode_of(tmp_path / part) for part in ("a", "a/b", "a/b/c")] == [0o700] * 3
+
+    def test_refuses_a_world_writable_parent(self, tmp_path: Path, pair: tuple[bytes, str]) -> None:
+        """Under a 0777 directory nothing is created: DeliveryError naming it."""
+        open_to_all = tmp_path / "open"
+        open_to_all.mkdir()
+        os.chmod(open_to_all, 0o777)
+        with pytest.raises(DeliveryError, match="is writable by everyone"):
+            deliver_files(open_to_all / "x", private_key_pem=pair[0], certificate_pem=pair[1], metadata={})
+        assert list(open_to_all.iterdir()) == []
 
     def test_removes_stale_temp_files_from_a_crash(
         self, delivered: DeliveredPaths, pair: tuple[bytes, str]

@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -119,6 +120,43 @@ def _metadata_bytes(metadata: Mapping[str, Any]) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
+def check_delivery_directory(directory: Path) -> None:
+    """Refuse a delivery directory that others could tamper with: itself, or the directory it is
+    (or will be) created in, writable by everyone. Nothing is created or changed."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    for candidate in {existing, existing.parent} if existing == directory else {existing}:
+        try:
+            mode = candidate.stat().st_mode
+        except OSError:
+            continue
+        if mode & stat.S_IWOTH:
+            raise DeliveryError(
+                f"Refusing to deliver into {directory}: {candidate} is writable by everyone "
+                f"(mode {stat.S_IMODE(mode):04o}), so others could replace the key.",
+                hint="choose a delivery directory whose parents only its owner may write to "
+                "(--deliver-to), or remove the write bit for others yourself.",
+            )
+
+
+def prepare_delivery_directory(directory: Path) -> None:
+    """Create what is missing of ``directory``, each new directory 0700 whatever the umask; an
+    existing directory keeps its mode (it may be ``/etc/ssl/private``, shared with others)."""
+    check_delivery_directory(directory)
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIRECTORY_MODE)
+        except FileExistsError:
+            continue  # created by someone else meanwhile: theirs, its mode is not ours to change
+        os.chmod(path, DIRECTORY_MODE)  # mkdir's mode is filtered by the umask
+
+
 def deliver_files(
     directory: Path | str,
     *,
@@ -141,9 +179,7 @@ def deliver_files(
     metadata_bytes = _metadata_bytes(metadata)
     paths = DeliveredPaths.in_directory(Path(directory))
     try:
-        paths.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        # mkdir's mode is filtered by the umask and ignored for an existing directory.
-        os.chmod(paths.directory, DIRECTORY_MODE)
+        prepare_delivery_directory(paths.directory)
         _remove_stale_temp_files(paths.directory)
         write_file_atomically(paths.key_file, private_key_pem)
         write_file_atomically(paths.cert_file, certificate_pem.encode("ascii"))
