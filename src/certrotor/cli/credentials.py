@@ -29,6 +29,7 @@ from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
 from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.services import operations
+from certrotor.services.rotation.delivery import check_delivery_target
 from certrotor.store import (
     AuthMode,
     Credential,
@@ -376,6 +377,8 @@ def set_options(
         credential = store.get_credential(name)
         if base_url is not None:
             NetSuiteEndpoints.for_account(credential.account_id, base_url or None)  # refuse a bad URL first
+        if deliver_to is not None:
+            check_delivery_target(runtime, name, str(deliver_to))
         # The account as it will be, checked before anything is written.
         check_transport(
             (base_url or None) if base_url is not None else credential.base_url,

@@ -11,6 +11,7 @@ from certrotor import crypto
 from certrotor.errors import AlreadyExistsError, CertificateError, InputError, NotFoundError
 from certrotor.protocol.models import CertificateListItem, TokenResponse, UploadCertificateResponse
 from certrotor.scheduling import RenewalWindow, plan_next_rotation
+from certrotor.services.rotation.delivery import check_delivery_target
 from certrotor.services.rotation.kinds import m2m_steps_for
 from certrotor.services.runtime import Runtime
 from certrotor.store import (
@@ -39,6 +40,7 @@ def add_credential(
     cert_file: Path | None = None,
 ) -> tuple[Credential, CertificateVersion]:
     """Register a credential with its first key pair: imported from files, or generated."""
+    check_delivery_target(runtime, spec.name, spec.delivery_dir)
     if (key_file is None) != (cert_file is None):
         raise InputError(
             "Give both --key-file and --cert-file, or neither.",

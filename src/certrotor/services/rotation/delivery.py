@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certrotor.delivery import DeliveredPaths, run_hook
-from certrotor.errors import RotationError
+from certrotor.delivery import DeliveredPaths, check_delivery_directory, run_hook
+from certrotor.errors import InputError, RotationError
 from certrotor.services.rotation.steps import StepJournal
 from certrotor.services.runtime import Runtime
 from certrotor.store import Credential, EventOutcome
@@ -18,6 +18,24 @@ def delivery_directory(runtime: Runtime, credential: Credential) -> Path:
     if credential.delivery_dir:
         return Path(credential.delivery_dir)
     return runtime.settings.resolved_delivery_dir / credential.name
+
+
+def check_delivery_target(runtime: Runtime, name: str, delivery_dir: str | None) -> None:
+    """Refuse, before anything is stored, a directory that another live credential delivers into (its
+    ``key.pem`` would be overwritten) or that others may write to."""
+    target = _resolved(Path(delivery_dir) if delivery_dir else runtime.settings.resolved_delivery_dir / name)
+    for other in runtime.store.list_credentials():
+        if other.name != name and _resolved(delivery_directory(runtime, other)) == target:
+            raise InputError(
+                f"Credential {other.name!r} already delivers into {target}.",
+                hint="give each credential its own directory (--deliver-to); a second one would "
+                "overwrite its key.pem.",
+            )
+    check_delivery_directory(target)
+
+
+def _resolved(path: Path) -> Path:
+    return path.expanduser().resolve(strict=False)
 
 
 def run_delivery_hook(
@@ -48,4 +66,4 @@ def run_delivery_hook(
     journal.event("hook", EventOutcome.OK)
 
 
-__all__ = ["HOOK_TIMEOUT_SECONDS", "delivery_directory", "run_delivery_hook"]
+__all__ = ["HOOK_TIMEOUT_SECONDS", "check_delivery_target", "delivery_directory", "run_delivery_hook"]
