@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import DateTime
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError
 
 from certrotor.emulator.state import EmulatorState
 from certrotor.emulator.state.database import Base, UTCDateTime
@@ -58,7 +58,7 @@ class TestSchema:
     def test_naive_datetime_is_refused(self, state: EmulatorState) -> None:
         """A naive datetime never reaches the file: the write fails and nothing is kept."""
         naive = dt.datetime(2030, 1, 1, 12, 0)
-        with pytest.raises(StatementError, match="naive datetime"):
+        with pytest.raises(ValueError, match="naive datetime"):
             state.grants.consume_assertion("k", expires_at=naive, now=naive.replace(tzinfo=dt.UTC))
         now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
         assert state.grants.consume_assertion("k", expires_at=now, now=now)

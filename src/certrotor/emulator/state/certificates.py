@@ -24,7 +24,7 @@ from certrotor.emulator.problems import (
     NetSuiteRefusalError,
 )
 from certrotor.emulator.state.counters import increment_counter
-from certrotor.emulator.state.database import Base, Database, UTCDateTime
+from certrotor.emulator.state.database import Base, Database, ReadCache, UTCDateTime
 from certrotor.emulator.state.tenants import (
     EntityInfo,
     EntityRow,
@@ -98,6 +98,7 @@ class Certificates:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._found: ReadCache[str, StoredCertificate | None] = ReadCache(database)
 
     def upload(
         self,
@@ -178,6 +179,10 @@ class Certificates:
             return [_stored(session, row) for row in rows]
 
     def find(self, certificate_id: str) -> StoredCertificate | None:
+        """The certificate (read once until the next commit: every token request asks)."""
+        return self._found.get(certificate_id, lambda: self._load(certificate_id))
+
+    def _load(self, certificate_id: str) -> StoredCertificate | None:
         with self._database.transaction() as session:
             row = session.scalar(
                 select(_CertificateRow).where(_CertificateRow.certificate_id == certificate_id)

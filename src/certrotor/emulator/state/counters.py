@@ -33,11 +33,12 @@ class Counters:
         self._database = database
 
     def increment(self, name: str, key: str = "", by: int = 1) -> None:
-        with self._database.transaction() as session:
-            increment_counter(session, name, key, by)
+        """Count with the next deferred write (write-behind): a refusal is not worth a commit."""
+        self._database.defer(lambda session: increment_counter(session, name, key, by))
 
     def all(self) -> dict[str, Any]:
-        """``{name: {key: n}, name_total: n}`` for every counter."""
+        """``{name: {key: n}, name_total: n}`` for every counter (deferred counts included)."""
+        self._database.flush()
         with self._database.transaction() as session:
             result: dict[str, Any] = {}
             for row in session.scalars(select(_CounterRow).order_by(_CounterRow.name, _CounterRow.key)):

@@ -1,4 +1,5 @@
-"""The emulator's one SQLite setup: engine and pragmas, the UTC datetime column type, transactions.
+"""The emulator's one SQLite setup: engine and pragmas, the UTC datetime column type, transactions,
+read caches that any commit drops, and writes deferred to one background transaction (write-behind).
 
 Every table of the emulator (``emu_*``) is declared on :class:`Base` and uses :class:`UTCDateTime`.
 """
@@ -6,11 +7,14 @@ Every table of the emulator (``emu_*``) is declared on :class:`Base` and uses :c
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
@@ -20,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from certrotor.errors import InputError
 
 BUSY_TIMEOUT_SECONDS = 30
+_log = logging.getLogger(__name__)
+FLUSH_INTERVAL_SECONDS = 0.2
+"""Deferred writes (spent assertions, issued tokens, counters) reach the file within this time."""
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -77,10 +84,19 @@ def add_missing_columns(engine: Engine) -> None:
 class Database:
     """The engine of one state file and its transactions; one lock keeps a check with its write."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, path: Path | None = None) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._lock = threading.RLock()
+        self._deferred: list[Callable[[Session], object]] = []
+        self._deferred_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._flusher: threading.Thread | None = None
+        # One connection that never writes: its PRAGMA data_version changes whenever any connection
+        # (this process's or another's) committed, which is when read caches must be dropped.
+        self._watch = None if path is None else sqlite3.connect(path, check_same_thread=False)
+        self._watch_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> Database:
@@ -109,7 +125,47 @@ class Database:
                 f"The file {path} is not an emulator state (not an SQLite database).",
                 hint="give a new file name or one made by `certrotor emulator init`.",
             ) from None
-        return cls(engine)
+        return cls(engine, path)
+
+    def data_version(self) -> int:
+        """Changes whenever any connection committed to the file since the last call saw it."""
+        if self._watch is None:
+            return 0
+        with self._watch_lock:
+            row = self._watch.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def defer(self, write: Callable[[Session], object]) -> None:
+        """Run ``write`` later in one transaction with the other deferred writes (within 0.2 s)."""
+        with self._deferred_lock:
+            self._deferred.append(write)
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_loop, name="emulator-flush", daemon=True)
+                self._flusher.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Write every deferred write now, in one transaction."""
+        with self._lock:
+            with self._deferred_lock:
+                writes, self._deferred = self._deferred, []
+            if not writes:
+                return
+            with self._sessions.begin() as session:
+                for write in writes:
+                    write(session)
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            time.sleep(FLUSH_INTERVAL_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # the next flush retries nothing: say so and keep serving
+                _log.exception("the emulator lost deferred writes (spent assertions, tokens, counters)")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -118,7 +174,40 @@ class Database:
             yield session
 
     def close(self) -> None:
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        if self._watch is not None:
+            self._watch.close()
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "add_missing_columns", "configure_sqlite"]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ReadCache(Generic[K, V]):
+    """Values read from the state file, kept until any connection commits (then read again)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._version: int | None = None
+        self._values: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        version = self._database.data_version()
+        with self._lock:
+            if version != self._version:
+                self._values.clear()
+                self._version = version
+            if key in self._values:
+                return self._values[key]
+        value = load()
+        with self._lock:
+            if self._version == version:
+                self._values[key] = value
+        return value
+
+
+__all__ = ["Base", "Database", "ReadCache", "UTCDateTime", "add_missing_columns", "configure_sqlite"]

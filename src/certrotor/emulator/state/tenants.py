@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from certrotor.emulator.bounds import MAX_INTERNAL_ID, internal_id_in_range
 from certrotor.emulator.problems import NONEXISTENT_ID, NetSuiteRefusalError
-from certrotor.emulator.state.database import Base, Database
+from certrotor.emulator.state.database import Base, Database, ReadCache
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
 from certrotor.protocol.models import SCOPES
 
@@ -145,6 +145,7 @@ class Tenants:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._integrations: ReadCache[str, IntegrationInfo | None] = ReadCache(database)
 
     def create_account(self, account_id: str, *, company_id: str | None = None) -> AccountInfo:
         with self._database.transaction() as session:
@@ -220,6 +221,10 @@ class Tenants:
             return integration_info(session, row)
 
     def find_integration(self, client_id: str) -> IntegrationInfo | None:
+        """The integration (read once until the next commit: every token request asks)."""
+        return self._integrations.get(client_id, lambda: self._load_integration(client_id))
+
+    def _load_integration(self, client_id: str) -> IntegrationInfo | None:
         with self._database.transaction() as session:
             row = session.scalar(select(IntegrationRow).where(IntegrationRow.client_id == client_id))
             return None if row is None else integration_info(session, row)
