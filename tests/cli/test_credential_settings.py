@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,28 @@ class TestCredentialSet:
         listed = {c["certificate_id"]: c["revoked"] for c in cli("list", "app1", "--json").json()}
         assert listed[first] is True
         assert list(listed.values()).count(False) == 1
+
+    def test_set_renewal_window_replans_the_planned_rotation_at_once(
+        self, cli: Cli, emulator: RunningEmulator, cli_env: dict[str, str]
+    ) -> None:
+        """`set --renew-min 60d --renew-max 90d` moves the planned rotation into the new window, says so."""
+        add_credential(cli, emulator, "app1")
+        cli("upload", "app1").assert_ok()
+        before = cli("credential", "show", "app1", "--json").assert_ok().json()
+        not_after = dt.datetime.fromisoformat(before["versions"][0]["not_after"])
+        remote_before = emulator.certificates()
+
+        result = cli("credential", "set", "app1", "--renew-min", "60d", "--renew-max", "90d").assert_ok()
+
+        after = cli("credential", "show", "app1", "--json").assert_ok().json()
+        planned = dt.datetime.fromisoformat(after["next_rotation_at"])
+        assert not_after - dt.timedelta(days=90) <= planned <= not_after - dt.timedelta(days=60)
+        assert result.stdout == (
+            "Updated app1: renew_before_max_seconds, renew_before_min_seconds.\n"
+            f"Next rotation re-planned for {planned.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC.\n"
+        )
+        assert after["versions"] == before["versions"]
+        assert emulator.certificates() == remote_before
 
     def test_set_base_url_moves_the_account(self, cli: Cli, emulator: RunningEmulator) -> None:
         """A new base URL is where the next calls go."""

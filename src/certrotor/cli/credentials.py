@@ -402,5 +402,15 @@ def set_options(
                 *(["insecure"] if insecure is not None else []),
             ]
         )
-        store.record_event(credential, "cli", "credential-set", EventOutcome.OK, {"changed": changed})
-    console.print(f"Updated {name}: {', '.join(changed)}.")
+        replanned = (
+            operations.replan_rotation(runtime, credential)
+            if operations.REPLANNING_SETTINGS.intersection(changes)
+            else None
+        )
+        detail: dict[str, object] = {"changed": changed}
+        if replanned is not None:
+            detail["next_rotation_at"] = replanned.isoformat()
+        store.record_event(credential, "cli", "credential-set", EventOutcome.OK, detail)
+    console.print(f"Updated {name}: {', '.join(changed)}.", markup=False)
+    if replanned is not None:
+        console.print(f"Next rotation re-planned for {format_time(replanned)}.", markup=False)

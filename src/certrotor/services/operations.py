@@ -97,6 +97,31 @@ def _m2m_credential(runtime: Runtime, name: str) -> Credential:
     return m2m_steps_for(runtime.store.get_credential(name), runtime).credential
 
 
+REPLANNING_SETTINGS = frozenset(
+    {"renew_before_min_seconds", "renew_before_max_seconds", "validity_seconds", "strategy"}
+)
+"""Settings whose change re-plans a rotation already planned (``credential set``)."""
+
+
+def replan_rotation(runtime: Runtime, credential: Credential) -> dt.datetime | None:
+    """Plan the credential's next rotation again, inside its (new) renewal window, now.
+
+    A pending retry after a failure keeps its earlier time; a credential without a current
+    certificate, with an unfinished rotation or that certrotor only watches has nothing to re-plan
+    (``None``).
+    """
+    store = runtime.store
+    current = store.current_version(credential)
+    if current is None or credential.record_mode is RecordMode.MONITOR or store.open_rotation(credential):
+        return None
+    window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
+    planned = plan_next_rotation(current.not_before, current.not_after, window, random.Random())
+    if credential.failed_attempts and credential.next_rotation_at is not None:
+        planned = min(planned, credential.next_rotation_at)
+    store.set_schedule(credential, planned, credential.failed_attempts, credential.last_error)
+    return planned
+
+
 def spec_validity(spec: CredentialSpec) -> dt.timedelta:
     return dt.timedelta(seconds=spec.validity_seconds)
 
