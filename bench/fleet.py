@@ -6,12 +6,17 @@ Prints figures only (nothing asserts on them):
   ``certrotor daemon --parallel P`` process against an emulator served by this process: wall time,
   rotations per second, CPU seconds of the daemon and of the emulator, and the daemon's peak RSS;
 * the time to select due credentials among 10,000 (``Store.due_credentials`` and ``Store.claim_due``,
-  1% of them due, the rest planned over the next two years).
+  1% of them due, the rest planned over the next two years);
+* the economy of one rotation (``--economy`` credentials rotated in this process): requests to
+  NetSuite (counted by a middleware in front of the emulator), token grants among them, and SQL
+  commits (SQLAlchemy's ``commit`` event), cold (no management token cached) and warm (after an
+  observation of the fleet, as the daemon does every interval).
 
 Each credential has an integration record of its own (NetSuite allows five active certificates per
 integration). The first certificates are uploaded here, before the clock starts.
 
-    .venv/bin/python bench/fleet.py [--n 1000] [--parallel 4] [--among 10000] [--database-url URL]
+    .venv/bin/python bench/fleet.py [--n 1000] [--parallel 4] [--among 10000] [--economy 20]
+                                    [--database-url URL]
 """
 
 from __future__ import annotations
@@ -246,6 +251,64 @@ def select_due(among: int, root: Path) -> tuple[float, float, float]:
     return build_seconds, statistics.median(selects), statistics.median(claims)
 
 
+def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
+    """Per rotation: requests by kind and SQL commits, cold and warm (management tokens cached)."""
+    from health_sweep import counted_emulator
+    from sqlalchemy import event
+    from sqlalchemy.engine import Connection, Engine
+
+    from certrotor.config import Settings
+    from certrotor.services import health
+    from certrotor.services.rotation import Rotator
+    from certrotor.services.runtime import Runtime
+    from certrotor.store import RotationTrigger
+
+    commits = [0]
+
+    def counted(_connection: Connection) -> None:
+        commits[0] += 1
+
+    event.listen(Engine, "commit", counted)
+    figures: dict[str, dict[str, float]] = {}
+    try:
+        with counted_emulator(root / "economy-emulator.db") as (emulator, counter):
+            master_key = MasterKey.generate()
+            data_dir = root / "economy"
+            clients = emulator.add_integrations(2 * count, name="Economy")
+            specs = [spec_for(emulator, i, client, KeySpec.EC_P256) for i, client in enumerate(clients)]
+            store = Store.open(f"sqlite:///{data_dir / 'certrotor.db'}", master_key)
+            try:
+                enrol(store, emulator, specs)
+            finally:
+                store.close()
+            settings = Settings(data_dir=data_dir, master_key=master_key.to_base64url())  # type: ignore[arg-type]
+            for label, batch, warm in (("cold", specs[:count], False), ("warm", specs[count:], True)):
+                runtime = Runtime(settings)
+                try:
+                    names = [spec.name for spec in batch]
+                    if warm:
+                        health.check_all(runtime, names)  # the daemon's observation: tokens cached
+                    rotator = Rotator(runtime, owner="bench", actor="bench")
+                    before, commits_before = counter.snapshot(), commits[0]
+                    for name in names:
+                        outcome = rotator.rotate(name, RotationTrigger.MANUAL)
+                        if outcome.status != "rotated":
+                            raise SystemExit(f"rotation of {name}: {outcome.status} {outcome.message}")
+                    used = counter.snapshot() - before
+                    figures[label] = {
+                        "requests": sum(used.values()) / count,
+                        "token grants": used["token grants"] / count,
+                        "certificate lists": used["certificate lists"] / count,
+                        "other": used["other"] / count,
+                        "commits": (commits[0] - commits_before) / count,
+                    }
+                finally:
+                    runtime.close()
+    finally:
+        event.remove(Engine, "commit", counted)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="credentials to rotate (default 1000)")
@@ -253,6 +316,7 @@ def main() -> None:
     parser.add_argument("--key", default="ec-p256", help="key type (default ec-p256)")
     parser.add_argument("--among", type=int, default=10_000, help="credentials for the selection timing")
     parser.add_argument("--database-url", help="store of the fleet (default: SQLite in a temp dir)")
+    parser.add_argument("--economy", type=int, default=20, help="rotations measured for the economy")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="certrotor-fleet-") as scratch:
         root = Path(scratch)
@@ -272,6 +336,10 @@ def main() -> None:
         print(f"selection among {args.among} credentials (1% due; store built in {build:.1f} s)")
         print(f"  due_credentials(limit=100)         {select * 1000:8.2f} ms (median of {SELECTION_REPEATS})")
         print(f"  claim_due(limit=4)                 {claim * 1000:8.2f} ms (median of {SELECTION_REPEATS})")
+        print(f"economy of one rotation (overlap, grace 0; {args.economy} rotations each, in this process)")
+        for label, row in economy(args.economy, root).items():
+            counted = ", ".join(f"{value:.2f} {kind}" for kind, value in row.items())
+            print(f"  {label:5s} {counted}")
 
 
 if __name__ == "__main__":

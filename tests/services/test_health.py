@@ -128,3 +128,57 @@ class TestHealthCommand:
             "  - CRIT There is no current certificate.",
             "    fix: certrotor rotate broken",
         ]
+
+
+class TestObservations:
+    """Live checks are stored as observations; `--max-age` answers from young ones and checks the rest."""
+
+    def test_max_age_answers_from_observations_and_checks_only_the_rest(
+        self, world: ServiceWorld, fork_server: ForkServer, tmp_path: Path
+    ) -> None:
+        """A young observation answers without a request; one older than --max-age is checked live."""
+        world.enrol("app1")
+        world.enrol("app2", client_id=world.new_integration())
+        health.check_all(world.runtime())  # live: both observed and stored
+        before = world.emulator.counters().get("token_grants_total", 0)
+        run = tmp_path / "runs"
+        cached = fork_server.run(["health", "--max-age", "30m", "--json"], world.env(), run)
+        assert cached.returncode == 0
+        ages = [c["observation_age_seconds"] for c in cached.json()["credentials"]]
+        assert all(age is not None and age >= 0 for age in ages)
+        assert world.emulator.counters().get("token_grants_total", 0) == before  # nothing asked
+        again = fork_server.run(["health", "--max-age", "0s"], world.env(), run)
+        assert again.returncode == 0, again.stdout
+        assert world.emulator.counters().get("token_grants_total", 0) > before  # checked live again
+        assert again.stdout.splitlines()[0].endswith("ago)")
+
+    def test_a_network_failure_is_warn_never_ok(self, world: ServiceWorld) -> None:
+        """NetSuite answering 503 to everything: WARN "NetSuite could not be checked", not OK."""
+        world.enrol("app1")
+        world.emulator.set_faults(error_rate=1.0)
+        try:
+            report = health.check_credential(world.runtime(), world.store.get_credential("app1"))
+        finally:
+            world.emulator.clear_faults()
+        assert report.status is HealthStatus.WARN
+        [reason] = report.reasons
+        assert reason.code == "remote_unchecked"
+        assert reason.message.startswith("NetSuite could not be checked: ")
+
+    def test_one_list_call_serves_every_credential_of_an_integration(self, world: ServiceWorld) -> None:
+        """Three credentials of one integration: one management token and one list, not three of each."""
+        world.enrol("app1")
+        for name in ("app2", "app3"):
+            world.enrol(name, combination=world.emulator.add_m2m_combination())
+        before = world.emulator.counters().get("token_grants_total", 0)
+        reports = health.check_all(world.runtime())
+        assert [r.status for r in reports] == [HealthStatus.OK] * 3
+        assert world.emulator.counters().get("token_grants_total", 0) - before == 1
+
+    def test_offline_reports_a_stale_observation(self, world: ServiceWorld) -> None:
+        """Offline, an observation older than two observe intervals is WARN observation_stale."""
+        world.enrol("app1")
+        health.check_all(world.runtime())
+        with time_machine.travel(utcnow() + dt.timedelta(hours=1), tick=True):
+            assert codes(world, "app1", remote=False) == (HealthStatus.WARN, ["observation_stale"])
+        assert codes(world, "app1", remote=False) == (HealthStatus.OK, [])

@@ -22,7 +22,6 @@ from certrotor.logging import get_logger
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.management_auth import repair_command
 from certrotor.services.reconcile import combination_items
-from certrotor.services.rotation.kinds import steps_for
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, CredentialKind
 from certrotor.store import observations as stored
@@ -196,6 +195,8 @@ class _Observer:
     # -- certificate records -------------------------------------------------------------------
 
     def _record(self, credential: Credential) -> Observation:
+        from certrotor.services.rotation.kinds import steps_for  # the rotation engine only for records
+
         current = self.runtime.store.current_version(credential)
         try:
             facts = steps_for(credential, self.runtime).observe(current, remote=True, probe=self.probe)
