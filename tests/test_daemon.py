@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 
 from certrotor.crypto import utcnow
+from certrotor.daemon import Daemon
 from certrotor.emulator.testing import RunningEmulator
-from certrotor.store import RotationStep, Strategy
-from services._support import ServiceWorld, assert_settled, enrol_fleet, running_world
+from certrotor.services.rotation import Rotator
+from certrotor.store import RotationStep, RotationTrigger, Strategy
+from services._support import DAY, ServiceWorld, assert_settled, enrol_fleet, running_world
 from support.postgres import PostgresServer
 from support.processes import ForkServer, certrotor_command
 
@@ -163,6 +165,38 @@ class TestStop:
         assert_settled(world, "slow")
         assert [r.step for r in world.store.rotations("slow")] == [RotationStep.DONE]
         assert world.uploads(world.emulator.tenant.client_id) == 2
+
+
+class TestGracePeriod:
+    """A rotation waiting out its grace period is planned at the grace end, not claimed pass after pass."""
+
+    def test_waiting_rotation_due_after_a_failure_is_claimed_once(self, world: ServiceWorld) -> None:
+        """Due now with a failed attempt (as a failed manual rotation leaves it) while the previous
+        certificate is in grace: one pass says waiting and plans the grace end; the next claims nothing."""
+        world.enrol("graced", grace_seconds=DAY)
+        rotator = Rotator(world.runtime(), owner="test:1:cli")
+        assert rotator.rotate("graced", RotationTrigger.MANUAL).status == "rotated"
+        waiting = world.store.open_rotation("graced")
+        assert waiting is not None
+        assert waiting.retire_after is not None
+        error = "Uploading the certificate failed: NetSuite answered 503."
+        world.store.set_schedule("graced", utcnow() - dt.timedelta(seconds=1), 1, error)
+        certificates = world.emulator.certificates()
+
+        stats = Daemon(
+            world.runtime(),
+            interval=0,
+            owner="test:1:daemon",
+            reconcile_on_start=False,
+            observe_interval=None,
+        ).run(max_ticks=3)
+
+        assert stats.rotations == {"waiting": 1}
+        credential = world.store.get_credential("graced")
+        assert credential.next_rotation_at == waiting.retire_after
+        assert (credential.failed_attempts, credential.last_error) == (1, error)
+        assert world.store.open_rotation("graced") == waiting
+        assert world.emulator.certificates() == certificates
 
 
 @pytest.mark.slow

@@ -302,14 +302,15 @@ class Daemon:
             while not self.stopping:
                 if self.observation_due():
                     self.observe_all(executor)
-                busy = self.run_once(executor)
+                self.run_once(executor)
                 if max_ticks is not None and self.stats.ticks >= max_ticks:
                     break
-                if not busy:
-                    wait = self.interval
-                    if self.observe_interval:
-                        wait = min(wait, max(0.0, self._next_observation - time.monotonic()))
-                    self._stop.wait(wait)
+                # Every pass is followed by the interval, whatever it claimed: a credential claimed
+                # again at once (a plan in the past) can never make the loop spin.
+                wait = self.interval
+                if self.observe_interval:
+                    wait = min(wait, max(0.0, self._next_observation - time.monotonic()))
+                self._stop.wait(wait)
         log.info(
             "daemon stopped",
             owner=self.owner,

@@ -315,6 +315,7 @@ class Rotator:
         until = rotation.retire_after
         old_id = rotation.old_version_id
         if old_id is not None and until is not None and self.runtime.now() < until and not early:
+            self._plan_grace_end(run, until)
             return self._outcome(run, "waiting", run.steps.grace_note(until))
         if old_id is not None:
             old = self.store.get_version(old_id)
@@ -329,6 +330,17 @@ class Rotator:
         self.store.finish_rotation(rotation.id, ok=True)
         self._plan_next(run)
         return None
+
+    def _plan_grace_end(self, run: _Run, until: dt.datetime) -> None:
+        """A rotation waiting out its grace period is next due when the grace ends (claimed earlier, it
+        would only wait again, pass after pass). An earlier retry that a failure set and that is still
+        ahead is kept, and so are the failed attempts and the error, which health reports."""
+        credential = run.credential
+        planned = credential.next_rotation_at
+        if planned is not None and self.runtime.now() < planned < until:
+            return
+        if planned != until:
+            run.schedule(until, credential.failed_attempts, credential.last_error)
 
     def _retire_left_behind(self, run: _Run, old_id: str | None) -> None:
         """An emergency postponed an earlier rotation's retire step: every other previous version goes too."""
