@@ -48,6 +48,32 @@ class DaemonStats:
         self.rotations[outcome.status] = self.rotations.get(outcome.status, 0) + 1
 
 
+def rotation_log_fields(outcome: RotationOutcome) -> dict[str, object]:
+    """What one rotation did, in words that cannot be misread (the ``rotation`` log event's fields).
+
+    ``status`` is ``uploaded-first`` (a first certificate: nothing to retire), ``rotated`` (a new
+    certificate replaced ``previous_certificate_id``), ``retired`` (the grace period of an earlier
+    rotation is over: ``certificate_id`` is the certificate revoked now), ``finished`` (a grace period
+    ended with no previous certificate), or the outcome's own status (``waiting``, ``failed``, ...).
+    """
+    new, old = outcome.new_certificate_id, outcome.old_certificate_id
+    fields: dict[str, object] = {"credential": outcome.credential, "status": outcome.status}
+    if outcome.status == "rotated" and old is None:
+        fields.update(
+            status="uploaded-first", certificate_id=new, detail="first certificate; nothing to retire"
+        )
+    elif outcome.status == "rotated":
+        detail = outcome.message or f"retired previous {old}"
+        fields.update(certificate_id=new, previous_certificate_id=old, detail=detail)
+    elif outcome.status == "retired" and old is not None:
+        fields.update(certificate_id=old, current_certificate_id=new, detail=f"retired previous {old}")
+    elif outcome.status == "retired":
+        fields.update(status="finished", certificate_id=new, detail="grace period over; nothing to retire")
+    else:
+        fields.update(certificate_id=new, previous_certificate_id=old, detail=outcome.message or None)
+    return fields
+
+
 class Daemon:
     """Loops until stopped: claim due credentials, rotate them, sleep ``interval`` seconds."""
 
@@ -134,14 +160,7 @@ class Daemon:
             self.metrics.rotations.labels(status=outcome.status).inc()
             self.metrics.rotation_seconds.observe(time.monotonic() - started)
             self.metrics.observe_current(credential.name, self.runtime.store.current_version(credential))
-        log.info(
-            "rotation",
-            credential=outcome.credential,
-            status=outcome.status,
-            certificate_id=outcome.new_certificate_id,
-            previous_certificate_id=outcome.old_certificate_id,
-            detail=outcome.message or None,
-        )
+        log.info("rotation", **rotation_log_fields(outcome))
         self._tell_rotation(outcome)
         return outcome
 

@@ -45,6 +45,9 @@ class TestDemo:
             stdout, stderr = process.communicate(timeout=60)
         assert process.returncode == 0, stderr
         assert "certrotor demo: emulator at http://127.0.0.1:" in stdout
-        events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        # JSON lines, as the README promises; demo2's first certificate is logged as exactly that.
+        events = [json.loads(line) for line in stderr.splitlines()]
         assert not [e for e in events if e.get("status") in {"failed", "deferred"}], stderr
+        rotations = [(e["credential"], e["status"]) for e in events if e["event"] == "rotation"]
+        assert rotations[0] == ("demo2", "uploaded-first"), rotations
         assert "PRIVATE KEY" not in stdout + stderr

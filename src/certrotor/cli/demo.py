@@ -66,7 +66,12 @@ def demo(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True, mode=0o700)
-    settings = load_cli_settings(data_dir=root, database_url=f"sqlite:///{root / 'certrotor.db'}")
+    settings = load_cli_settings(
+        data_dir=root,
+        database_url=f"sqlite:///{root / 'certrotor.db'}",
+        # The demo shows what a service logs: JSON lines, unless CERTROTOR_LOG_FORMAT says otherwise.
+        log_format="json" if settings.log_format == "auto" else None,
+    )
     setup_logging(settings, service=True)
     with serve_emulator(root / "emulator.db") as emulator, ExitStack() as stack:
         tenant = emulator.tenant
