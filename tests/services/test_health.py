@@ -14,6 +14,7 @@ from certrotor.health_rules import HealthStatus
 from certrotor.services import health, operations
 from certrotor.services.runtime import endpoints_for
 from certrotor.store import Credential
+from certrotor.store import observations as stored
 from support.processes import ForkServer
 
 from ._support import ServiceWorld
@@ -147,10 +148,13 @@ class TestObservations:
         ages = [c["observation_age_seconds"] for c in cached.json()["credentials"]]
         assert all(age is not None and age >= 0 for age in ages)
         assert world.emulator.counters().get("token_grants_total", 0) == before  # nothing asked
+        seen = {name: o.observed_at for name, o in stored.latest(world.store).items()}
         again = fork_server.run(["health", "--max-age", "0s"], world.env(), run)
         assert again.returncode == 0, again.stdout
-        assert world.emulator.counters().get("token_grants_total", 0) > before  # checked live again
         assert again.stdout.splitlines()[0].endswith("ago)")
+        renewed = {name: o.observed_at for name, o in stored.latest(world.store).items()}
+        assert set(renewed) == {"app1", "app2"}
+        assert all(renewed[name] > seen[name] for name in renewed), "not checked live again"
 
     def test_a_network_failure_is_warn_never_ok(self, world: ServiceWorld) -> None:
         """NetSuite answering 503 to everything: WARN "NetSuite could not be checked", not OK."""
