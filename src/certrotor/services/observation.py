@@ -184,7 +184,8 @@ class _Observer:
         except TokenRequestError as exc:
             dead = exc.error == "invalid_client"
             access.note_refused(current.certificate_id, exc.message, proves_dead=dead)
-            return False, exc.message, None
+            fix = _integration_fix(credential, exc.error)
+            return False, (exc.message.rstrip(".") + fix) if fix else exc.message, None
         except RemoteUnavailableError as exc:
             return None, None, exc.message
         except CertrotorError as exc:
@@ -254,3 +255,19 @@ __all__ = [
     "observe",
     "subject_of",
 ]
+
+
+def _integration_fix(credential: Credential, error: str | None) -> str:
+    """What to do when NetSuite's integration record refuses the credential's scopes or the grant."""
+    if error == "invalid_scope":
+        return (
+            f". The integration record does not allow the scopes {','.join(credential.scopes)}: run "
+            f"`certrotor credential set {credential.name} --scopes <the ones ticked on it>` (e.g. "
+            "rest_webservices), or tick them on the integration record"
+        )
+    if error == "unauthorized_client":
+        return (
+            ". Tick 'Client Credentials (Machine to Machine) Grant' on the integration record in NetSuite"
+        )
+    return ""
+
