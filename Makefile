@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-imports typecheck pytest netsuite-test interop-deps system-deps bench clean
+.PHONY: run test lint lint-imports typecheck pytest netsuite-test interop-deps system-deps deploy-check bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -62,7 +62,17 @@ $(INTEROP_STAMP): tests/interop/node/package-lock.json | system-deps
 
 interop-deps: $(INTEROP_STAMP)
 
-test: $(STAMP) system-deps lint lint-imports typecheck netsuite-test pytest
+# deploy/certrotor.service checked by systemd-analyze where systemd is present (skipped otherwise);
+# its ExecStart is pointed at this checkout's certrotor so that verify finds the program.
+deploy-check: $(STAMP)
+	@if command -v systemd-analyze >/dev/null 2>&1; then \
+	  dir=$$(mktemp -d) && \
+	  sed 's#/opt/certrotor/bin/certrotor#$(abspath $(BIN))/certrotor#' deploy/certrotor.service > $$dir/certrotor.service && \
+	  systemd-analyze verify $$dir/certrotor.service && rm -r $$dir && \
+	  echo "deploy/certrotor.service: systemd-analyze verify passed"; \
+	else echo "deploy-check skipped: systemd-analyze not found"; fi
+
+test: $(STAMP) system-deps lint lint-imports typecheck netsuite-test deploy-check pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/keygen.py
