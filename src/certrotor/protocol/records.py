@@ -2,12 +2,13 @@
 
 NetSuite has no REST resource for certificate records (Setup > Company > Certificates); SuiteScript's
 ``N/certificateControl`` manages them. certrotor talks to a small RESTlet that wraps it, deployed as
-``customscript_certrotor_certificates`` (deployment 1), at NetSuite's RESTlet URL::
+``customscript_certrotor_certificates`` (deployment ``customdeploy_certrotor_certificates``, which
+NetSuite also takes by its number; both are settings of a record credential), at NetSuite's RESTlet URL::
 
-    GET    /app/site/hosting/restlet.nl?script=...&deploy=1[&record=SCRIPT_ID]  metadata (or all)
-    POST   /app/site/hosting/restlet.nl?script=...&deploy=1   create  (RecordFileUpload + id, name)
-    PUT    /app/site/hosting/restlet.nl?script=...&deploy=1   replace the file (RecordFileUpload)
-    DELETE /app/site/hosting/restlet.nl?script=...&deploy=1&record=SCRIPT_ID  delete
+    GET    /app/site/hosting/restlet.nl?script=...&deploy=...[&record=SCRIPT_ID]  metadata (or all)
+    POST   /app/site/hosting/restlet.nl?script=...&deploy=...   create  (RecordFileUpload + id, name)
+    PUT    /app/site/hosting/restlet.nl?script=...&deploy=...   replace the file (RecordFileUpload)
+    DELETE /app/site/hosting/restlet.nl?script=...&deploy=...&record=SCRIPT_ID  delete
 
 The emulator serves exactly this; answers are :class:`CertificateRecordInfo` (never the key).
 """
