@@ -76,3 +76,51 @@ def format_time(value: dt.datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class FleetProgress:
+    """Work over many credentials: each outcome printed as it happens; on a terminal also a progress
+    bar (the credential being worked on, done/total, elapsed) below them. Quiet with ``--json``.
+    """
+
+    def __init__(self, total: int, *, verb: str, quiet: bool = False, out: Console | None = None) -> None:
+        self.out = out or console
+        self.verb = verb
+        self.quiet = quiet
+        self._bar: Any = None
+        self._task: Any = None
+        if not quiet and total > 0 and self.out.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.out,
+                transient=True,
+            )
+            self._task = self._bar.add_task(verb, total=total)
+
+    def __enter__(self) -> FleetProgress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def working_on(self, name: str) -> None:
+        """The credential now being worked on (shown in the bar)."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{self.verb} {name}")
+
+    def done(self, *lines: str) -> None:
+        """One credential finished: its lines (Rich markup) now, above the bar; the bar advances."""
+        if self.quiet:
+            return
+        for line in lines:
+            self.out.print(line)
+        if self._bar is not None:
+            self._bar.advance(self._task)

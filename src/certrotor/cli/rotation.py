@@ -12,14 +12,16 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from certrotor.cli.context import open_runtime
 from certrotor.cli.options import JsonOption
-from certrotor.cli.output import console, format_time, print_json
+from certrotor.cli.output import FleetProgress, console, error_console, format_time, print_json
 from certrotor.errors import InputError
 from certrotor.health_rules import HealthStatus, overall_status
 
 if TYPE_CHECKING:
+    from certrotor.services.rotation import RotationOutcome
     from certrotor.services.runtime import Runtime
     from certrotor.store import Credential, RotationTrigger
 
@@ -34,6 +36,10 @@ def rotate(
     due: Annotated[bool, typer.Option("--due", help="Only credentials whose rotation is due.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, change nothing.")] = False,
     token: Annotated[str | None, typer.Option("--token", envvar="CERTROTOR_BOOTSTRAP_TOKEN")] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Rotate even if that cuts the previous certificate's grace short."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Generate, upload, verify and activate a new certificate now (the seed's manual trigger)."""
@@ -50,12 +56,15 @@ def rotate(
         credentials = [store.get_credential(name)] if name else store.list_credentials()
         if due:
             credentials = [c for c in credentials if c.next_rotation_at is None or c.next_rotation_at <= now]
+        # Only a manual rotation of one credential cuts a grace period short (--all waits for it).
+        in_grace = _previous_in_grace(runtime, credentials[0]) if name else None
         if dry_run:
             plan = [
                 {
                     "credential": c.name,
                     "strategy": (c.effective_strategy or "auto"),
                     "why": due_rotation_reason(c, now),
+                    "cuts_grace_short": in_grace is not None,
                 }
                 for c in credentials
             ]
@@ -64,6 +73,8 @@ def rotate(
             else:
                 for row in plan:
                     console.print(f"would rotate {row['credential']} ({row['strategy']}): {row['why']}")
+                if in_grace is not None:
+                    console.print(f"  it would cut the grace period short: {_grace_words(*in_grace)}")
                 if not plan:
                     console.print("Nothing to rotate.")
             return
@@ -72,21 +83,78 @@ def rotate(
         if name:
             # A current certificate dead on NetSuite makes this an emergency (no grace for it).
             trigger, reason = _manual_or_emergency(runtime, credentials[0])
+            if trigger is RotationTrigger.MANUAL and in_grace is not None and not force:
+                raise InputError(
+                    f"Rotating {name} now would cut the grace period short: {_grace_words(*in_grace)}.",
+                    hint=f"wait until {format_time(in_grace[1])}, or run `certrotor rotate {name} --force` "
+                    f"once nothing uses {in_grace[0]} any more.",
+                )
         rotator = Rotator(runtime, owner=default_owner(), actor="cli")
-        outcomes = [rotator.rotate(c, trigger, reason=reason) for c in credentials]
+        outcomes = []
+        interrupted: str | None = None
+        with FleetProgress(len(credentials), verb="rotating", quiet=as_json) as progress:
+            for credential in credentials:
+                progress.working_on(credential.name)
+                try:
+                    outcome = rotator.rotate(credential, trigger, reason=reason)
+                except KeyboardInterrupt:
+                    interrupted = credential.name
+                    break
+                outcomes.append(outcome)
+                progress.done(*_outcome_lines(outcome))
+        if interrupted is not None:
+            error_console.print(_interrupted_line(runtime, interrupted), markup=False)
+            raise typer.Exit(INTERRUPTED_EXIT_CODE)
     if as_json:
         print_json([dataclasses.asdict(o) for o in outcomes])
-    else:
-        for o in outcomes:
-            style = "green" if o.status in {"rotated", "retired", "waiting"} else "red"
-            line = f"{o.credential}: [{style}]{o.status}[/]"
-            if o.new_certificate_id:
-                line += f" new certificate {o.new_certificate_id}"
-            console.print(line)
-            if o.message:
-                console.print(f"  {o.message}", markup=False)
     if any(o.status in {"failed", "deferred", "interrupted"} for o in outcomes):
         raise typer.Exit(1)
+
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+def _outcome_lines(outcome: RotationOutcome) -> list[str]:
+    """What ``rotate`` prints for one credential (Rich markup)."""
+    style = "green" if outcome.status in {"rotated", "retired", "waiting"} else "red"
+    line = f"{outcome.credential}: [{style}]{outcome.status}[/]"
+    if outcome.new_certificate_id:
+        line += f" new certificate {outcome.new_certificate_id}"
+    return [line, f"  {escape(outcome.message)}"] if outcome.message else [line]
+
+
+def _previous_in_grace(runtime: Runtime, credential: Credential) -> tuple[str, dt.datetime] | None:
+    """The previous certificate (its ID, when it retires) while a finished rotation's grace period runs."""
+    from certrotor.services.rotation import steps_for
+    from certrotor.store import RotationStep
+
+    rotation = runtime.store.open_rotation(credential)
+    if rotation is None or rotation.step is not RotationStep.RETIRE:
+        return None
+    if rotation.old_version_id is None or rotation.retire_after is None:
+        return None
+    if runtime.now() >= rotation.retire_after:
+        return None
+    old = runtime.store.get_version(rotation.old_version_id)
+    return steps_for(credential, runtime).describe(old).value or old.id, rotation.retire_after
+
+
+def _grace_words(previous: str, retire_after: dt.datetime) -> str:
+    return (
+        f"the previous certificate {previous} would be revoked now instead of after "
+        f"{format_time(retire_after)}, while consumers may still use it"
+    )
+
+
+def _interrupted_line(runtime: Runtime, name: str) -> str:
+    """One line after Ctrl-C: the step the rotation stopped in, and the command that resumes it."""
+    rotation = runtime.store.open_rotation(name)
+    if rotation is None:
+        return f"Interrupted: no rotation of {name} was under way; nothing changed."
+    return (
+        f"Interrupted: the rotation of {name} stopped in step {rotation.step.value}; "
+        f"it resumes with `certrotor rotate {name}`."
+    )
 
 
 def _manual_or_emergency(runtime: Runtime, credential: Credential) -> tuple[RotationTrigger, str | None]:
