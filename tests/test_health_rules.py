@@ -65,7 +65,14 @@ class TestRules:
             (facts(current_not_after=NOW), CRIT, ["expired"], "certrotor rotate acme-prod"),
             (facts(remote_state="revoked"), CRIT, ["remote_revoked"], "certrotor rotate acme-prod"),
             (facts(remote_state="missing"), CRIT, ["remote_missing"], "certrotor rotate acme-prod"),
-            (facts(key_decryptable=False), CRIT, ["key_undecryptable"], "certrotor rotate acme-prod"),
+            (
+                facts(key_decryptable=False),
+                CRIT,
+                ["key_undecryptable"],
+                "restore the master key file (or CERTROTOR_MASTER_KEY) from your backup, or run `certrotor "
+                "credential recover acme-prod --token TOKEN` (a new key pair uploaded with a bootstrap or "
+                "management token; the old certificate is revoked)",
+            ),
             (
                 facts(probe=ProbeResult.failed("invalid_client")),
                 CRIT,

@@ -175,9 +175,9 @@ class TestFromSettings:
         assert not (tmp_path / "master.key").exists()
 
     def test_default_key_file_in_data_dir(self, tmp_path: Path) -> None:
-        """Without a key in the environment, <data_dir>/master.key is created and reused."""
+        """Without a key in the environment, <data_dir>/master.key is created when asked and reused."""
         settings = Settings(data_dir=tmp_path / "data")
-        key = MasterKey.from_settings(settings)
+        key = MasterKey.from_settings(settings, create=True)
         assert (tmp_path / "data" / "master.key").exists()
         assert MasterKey.from_settings(settings) == key
 
@@ -185,5 +185,5 @@ class TestFromSettings:
         """CERTROTOR_MASTER_KEY_FILE names the key file."""
         path = tmp_path / "elsewhere.key"
         settings = Settings(data_dir=tmp_path, master_key_file=path)
-        key = MasterKey.from_settings(settings)
+        key = MasterKey.from_settings(settings, create=True)
         assert MasterKey.from_file(path) == key

@@ -310,10 +310,15 @@ def _current_reasons(facts: HealthFacts) -> list[HealthReason]:
         reasons.append(HealthReason(crit, "remote_refused", message, repair))
     if not facts.key_decryptable:
         message = (
-            "The current private key cannot be decrypted: restore the master key this store was "
-            "created with (CERTROTOR_MASTER_KEY or its key file), or replace the certificate."
+            "The current private key cannot be decrypted: it is sealed under another master key "
+            "(lost or replaced), so no rotation can use it."
         )
-        reasons.append(HealthReason(crit, "key_undecryptable", message, rotate))
+        fix = (
+            "restore the master key file (or CERTROTOR_MASTER_KEY) from your backup, or run "
+            f"`{_command('credential', 'recover', facts.name)} --token TOKEN` (a new key pair uploaded "
+            "with a bootstrap or management token; the old certificate is revoked)"
+        )
+        reasons.append(HealthReason(crit, "key_undecryptable", message, fix))
     return reasons
 
 

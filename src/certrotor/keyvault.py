@@ -99,8 +99,12 @@ class MasterKey:
         return _read_key_file(path)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, create: bool = True) -> MasterKey:
-        """``CERTROTOR_MASTER_KEY`` if set, else the key file (default ``<data_dir>/master.key``)."""
+    def from_settings(cls, settings: Settings, *, create: bool = False) -> MasterKey:
+        """``CERTROTOR_MASTER_KEY`` if set, else the key file (default ``<data_dir>/master.key``).
+
+        ``create`` makes a missing key file; only for a store with nothing sealed in it (see
+        :func:`certrotor.store.sealed.master_key_for`, which every command uses).
+        """
         if settings.master_key is not None:
             return cls.from_base64url(settings.master_key.get_secret_value())
         return cls.from_file(settings.resolved_master_key_file, create=create)
@@ -214,3 +218,59 @@ def _read_key_file(path: Path) -> MasterKey:
             hint="restore the original key file from a backup; a new key cannot open old secrets.",
         )
     return MasterKey(raw)
+
+
+def pending_key_path(path: Path) -> Path:
+    """Where ``certrotor master-key rotate`` keeps the new key until the store's re-sealing commits."""
+    return path.with_name(path.name + ".new")
+
+
+def write_pending_key_file(path: Path, key: MasterKey) -> Path:
+    """Write ``key`` next to the key file (mode 0600, synced) without touching the key file itself."""
+    pending = pending_key_path(path)
+    pending.unlink(missing_ok=True)
+    _write_new_file(pending, key.to_base64url() + "\n")
+    _fsync_directory(path.parent)
+    return pending
+
+
+def promote_pending_key_file(path: Path) -> None:
+    """Replace the key file by the pending one in one atomic rename (after the re-sealing commit)."""
+    os.replace(pending_key_path(path), path)
+    _fsync_directory(path.parent)
+
+
+def export_key_file(key: MasterKey, destination: Path) -> None:
+    """Write ``key`` to a new file (mode 0600); an existing file is never overwritten."""
+    try:
+        _write_new_file(destination, key.to_base64url() + "\n")
+    except FileExistsError:
+        raise MasterKeyError(
+            f"{destination} already exists.", hint="choose a new file name; an export never overwrites."
+        ) from None
+    except OSError as exc:
+        raise MasterKeyError(
+            f"Cannot write {destination}: {exc.strerror or exc}.",
+            hint="choose a path in an existing directory you may write to.",
+        ) from None
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

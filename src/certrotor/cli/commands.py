@@ -108,6 +108,12 @@ COMMANDS: tuple[LazyCommand, ...] = (
         group=True,
     ),
     LazyCommand(
+        "master-key",
+        "certrotor.cli.master_key:master_key_app",
+        "The master key: show its id, export it for a backup, rotate it.",
+        group=True,
+    ),
+    LazyCommand(
         "record",
         "certrotor.cli.records:record_app",
         "Certificate records (Setup > Company > Certificates) whose key NetSuite signs with.",

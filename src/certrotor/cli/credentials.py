@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from certrotor.cli.context import open_runtime
+from certrotor.cli.context import load_cli_settings, open_runtime
 from certrotor.cli.options import (
     BaseUrlOption,
     HookOption,
@@ -28,7 +28,7 @@ from certrotor.errors import InputError
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
 from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
-from certrotor.services import operations
+from certrotor.services import operations, recovery
 from certrotor.services.rotation.delivery import check_delivery_target
 from certrotor.store import (
     AuthMode,
@@ -41,6 +41,7 @@ from certrotor.store import (
     Strategy,
 )
 from certrotor.store.accounts import UNSET
+from certrotor.store.sealed import master_key_for
 
 _INTERNAL_ID = re.compile(r"-?[0-9]+")
 """A NetSuite internal id; negative ones exist (Oracle's own example uses entity -5)."""
@@ -414,3 +415,38 @@ def set_options(
     console.print(f"Updated {name}: {', '.join(changed)}.", markup=False)
     if replanned is not None:
         console.print(f"Next rotation re-planned for {format_time(replanned)}.", markup=False)
+
+
+@credential_app.command("recover")
+def recover(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The credential's name.")],
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="A bootstrap or management token (else CERTROTOR_BOOTSTRAP_TOKEN)."),
+    ] = None,
+) -> None:
+    """After a lost master key: a new key pair uploaded with a token; the old certificates revoked."""
+    # The explicit recovery may make a new master key file; no other command does for a sealed store.
+    master_key_for(load_cli_settings(), recovering=True)
+    with open_runtime(token, check_master_key=False) as runtime:
+        result = recovery.recover(runtime, name)
+    version = result.version
+    console.print(
+        f"Recovered {name}: new certificate {version.certificate_id}, valid until "
+        f"{format_time(version.not_after)}, is current and delivered.",
+        markup=False,
+    )
+    if result.revoked:
+        console.print(f"Revoked the old certificates: {', '.join(result.revoked)}.", markup=False)
+    for certificate_id, reason in result.not_revoked:
+        console.print(
+            f"Could not revoke the old certificate {certificate_id}: {reason} "
+            f"Revoke it with `certrotor revoke {name} -- {certificate_id}`.",
+            markup=False,
+        )
+    if result.previous_key_id is not None:
+        console.print(
+            f"The master key in use now seals this store (it replaced {result.previous_key_id}): recover "
+            "every other credential whose key cannot be decrypted (`certrotor health` names them).",
+            markup=False,
+        )

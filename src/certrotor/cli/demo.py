@@ -30,13 +30,13 @@ DEMO_WEB_USER = "demo"
 def _demo_console(runtime: Runtime, port: int) -> Iterator[tuple[str, str]]:
     """The web console beside the demo daemon, with an operator whose password lives as long as this run."""
     from certrotor.errors import ConfigError
-    from certrotor.keyvault import MasterKey
+    from certrotor.store.sealed import master_key_for
     from certrotor.store.web_users import WebRole, WebStore
     from certrotor.web.console import ConsoleOptions, serve_beside
 
     password = secrets.token_urlsafe(12)
     settings = runtime.settings
-    with WebStore.open(settings.resolved_database_url, MasterKey.from_settings(settings)) as users:
+    with WebStore.open(settings.resolved_database_url, master_key_for(settings)) as users:
         users.add_user(DEMO_WEB_USER, WebRole.OPERATOR, password)
     options = ConsoleOptions(health_interval_seconds=10.0, fleet_refresh_seconds=5)
     with ExitStack() as stack:

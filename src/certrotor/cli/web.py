@@ -14,7 +14,7 @@ from certrotor.cli.context import load_cli_settings, open_runtime, setup_logging
 from certrotor.cli.options import JsonOption
 from certrotor.cli.output import console, format_time, print_json
 from certrotor.errors import InputError
-from certrotor.keyvault import MasterKey
+from certrotor.store.sealed import master_key_for
 from certrotor.store.web_users import WebRole, WebStore
 
 web_app = typer.Typer(help="The web console: serve it, manage who may log in.", no_args_is_help=True)
@@ -28,7 +28,7 @@ web_app.add_typer(user_app, name="user")
 def _web_store() -> Iterator[WebStore]:
     settings = load_cli_settings()
     setup_logging(settings, service=False)
-    store = WebStore.open(settings.resolved_database_url, MasterKey.from_settings(settings))
+    store = WebStore.open(settings.resolved_database_url, master_key_for(settings))
     try:
         yield store
     finally:

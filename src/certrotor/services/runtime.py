@@ -12,10 +12,10 @@ from certrotor.client.netsuite import NetSuiteClient
 from certrotor.config import Settings
 from certrotor.crypto import PrivateKey, utcnow
 from certrotor.errors import ConfigError
-from certrotor.keyvault import MasterKey
 from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.services.management_auth import ManagementAccess
 from certrotor.store import CertificateVersion, Credential, Store
+from certrotor.store.sealed import master_key_for
 
 
 def endpoints_for(credential: Credential) -> NetSuiteEndpoints:
@@ -46,7 +46,7 @@ class Runtime:
     @property
     def store(self) -> Store:
         if self._store is None:
-            master_key = MasterKey.from_settings(self.settings)
+            master_key = master_key_for(self.settings)
             self._store = Store.open(
                 self.settings.resolved_database_url, master_key, check_master_key=self.check_master_key
             )

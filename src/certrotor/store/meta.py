@@ -23,3 +23,9 @@ def remember_master_key_id(writer: sessionmaker[Session], reader: sessionmaker[S
         # Another process opened the new store at the same instant and recorded its key first.
         with reader.begin() as session:
             return session.get_one(StoreMetaRow, MASTER_KEY_ID).value
+
+
+def recorded_master_key_id(session: Session) -> str | None:
+    """The master key id the store recorded, or ``None`` before its first open."""
+    row = session.get(StoreMetaRow, MASTER_KEY_ID)
+    return None if row is None else row.value

@@ -9,7 +9,7 @@ a secret except where asked by name (:meth:`Store.load_private_key`, :meth:`Stor
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -30,6 +30,7 @@ from certrotor.store import (
     leases,
     meta,
     migrate,
+    sealed,
     versions,
 )
 from certrotor.store.accounts import UNSET, Unset
@@ -123,10 +124,11 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, check_master_key: bool = True) -> Store:
-        """Open the store the settings name, with the master key they name (created if missing)."""
+        """Open the store the settings name, with the master key they name (created only for a
+        store with nothing sealed in it, see :func:`certrotor.store.sealed.master_key_for`)."""
         return cls.open(
             settings.resolved_database_url,
-            MasterKey.from_settings(settings),
+            sealed.master_key_for(settings),
             check_master_key=check_master_key,
         )
 
@@ -164,6 +166,41 @@ class Store:
                 f"This store's secrets are sealed under master key {recorded_id}, "
                 f"but the master key in use is {self._master_key.key_id}."
             )
+
+    def reseal_secrets(self, new_key: MasterKey, *, before_commit: Callable[[], None] | None = None) -> int:
+        """Re-seal every secret under ``new_key`` and record it as the store's key, in one transaction.
+
+        ``before_commit`` runs inside the transaction (a test's fault point): a crash there leaves
+        every secret under the old key. Returns how many secrets were re-sealed.
+        """
+        with self._write() as session:
+            count = sealed.reseal_all(session, self._master_key, new_key)
+            if before_commit is not None:
+                before_commit()
+        self._master_key = new_key
+        return count
+
+    def adopt_master_key(self) -> str | None:
+        """Record the key in use as the store's key (``credential recover`` after a lost key).
+
+        Returns the id recorded before, or ``None`` if it was this key already.
+        """
+        with self._write() as session:
+            before = meta.recorded_master_key_id(session)
+            if before == self._master_key.key_id:
+                return None
+            sealed.record_master_key_id(session, self._master_key.key_id)
+            return before
+
+    def recorded_master_key_id(self) -> str | None:
+        """The id of the master key the store's secrets are sealed under, as the store records it."""
+        with self._read() as session:
+            return meta.recorded_master_key_id(session)
+
+    def sealed_secret_count(self) -> int:
+        """How many sealed values the store holds (version keys, tokens, onboarding secrets)."""
+        with self._read() as session:
+            return len(sealed.sealed_rows(session))
 
     # ----------------------------------------------------------------- transactions
 

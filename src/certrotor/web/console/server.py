@@ -75,11 +75,9 @@ def plan_listening(
 
 def open_console(runtime: Runtime, options: ConsoleOptions | None = None) -> Console:
     """A console on the runtime's store (its web tables opened beside it with the same master key)."""
-    from certrotor.keyvault import MasterKey
+    from certrotor.store.sealed import master_key_for
 
-    web_store = WebStore.open(
-        runtime.settings.resolved_database_url, MasterKey.from_settings(runtime.settings)
-    )
+    web_store = WebStore.open(runtime.settings.resolved_database_url, master_key_for(runtime.settings))
     try:
         runtime.store  # noqa: B018 - opens (and migrates) the main store now, not on the first request
         return Console(runtime, web_store, options or ConsoleOptions())
