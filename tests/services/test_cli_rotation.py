@@ -95,7 +95,7 @@ class TestRotateCommand:
         assert "hook exited with code 4: cannot reload" in rotated.stdout
         health = cli("health", "app1")
         assert health.returncode == 1
-        assert health.stdout.startswith("WARN app1: Current certificate is valid until")
+        assert health.stdout.splitlines()[1].startswith("WARN app1: Current certificate is valid until")
         assert "The last rotation failed: The hook of 'app1' failed" in health.stdout
         assert "fix: certrotor rotate app1" in health.stdout
         rotation = world.store.open_rotation("app1")
@@ -113,6 +113,56 @@ class TestRotateCommand:
         assert len(refused.stderr.splitlines()) == 1
         assert world.store.rotations("app1") == []
         assert world.store.get_credential("app1").lease_owner == holder
+
+
+class TestManualDuringGrace:
+    """`certrotor rotate NAME` while the previous certificate is in grace revokes nothing before it has
+    a new, verified certificate (a current revoked on NetSuite makes it an emergency rotation)."""
+
+    def test_failed_upload_leaves_the_previous_certificate_active(
+        self, world: ServiceWorld, cli: Cli
+    ) -> None:
+        """Previous in grace, the new upload refused: previous and current both stay active."""
+        add_with_cli(cli, world, "app1", "--grace", "1d", "--strategy", "overlap", "--key", "rsa-3072")
+        previous = world.store.current_version("app1")
+        cli("rotate", "app1").ok()
+        current = world.store.current_version("app1")
+        assert previous is not None
+        assert current is not None
+        client_id = world.store.get_credential("app1").client_id
+        world.emulator.set_config(max_body_bytes=1024)  # an RSA 3072 certificate no longer fits
+        remote = world.remote_certificates(client_id)
+
+        failed = cli("rotate", "app1", "--force", "--token", world.admin_token)
+
+        assert failed.returncode == 1
+        assert failed.stdout.splitlines() == [
+            "app1: deferred",
+            "  NetSuite refused the certificate upload (HTTP 413 REQUEST_TOO_LARGE): The request body "
+            "exceeds the limit of 1024 bytes. Fix: see NetSuite's message; retry later if it is a "
+            "temporary condition.",
+        ]
+        # Nothing changed on NetSuite: both certificates are still active.
+        assert world.remote_certificates(client_id) == remote
+        assert {c["certificate_id"] for c in remote if not c["revoked"]} == {
+            previous.certificate_id,
+            current.certificate_id,
+        }
+        assert world.store.get_version(previous.id).state is VersionState.PREVIOUS
+        assert world.store.get_version(current.id).state is VersionState.CURRENT
+        assert [e for e in world.store.events("app1") if e.action == "retire"] == []
+        rotation = world.store.open_rotation("app1")
+        assert rotation is not None
+        assert rotation.step is RotationStep.UPLOAD
+
+        world.emulator.set_config(max_body_bytes=64 * 1024)
+        cli("rotate", "app1", "--force").ok()
+        # The new certificate verified: the grace cut short ends now, the current one waits its own.
+        assert world.store.get_version(previous.id).state is VersionState.REVOKED
+        assert world.store.get_version(current.id).state is VersionState.PREVIOUS
+        [retire] = [e for e in world.store.events("app1") if e.action == "retire"]
+        assert retire.detail["certificate_id"] == previous.certificate_id
+        assert retire.detail["grace_cut_short"] is True
 
 
 class TestRotateAllDue:

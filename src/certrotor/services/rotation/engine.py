@@ -168,23 +168,20 @@ class Rotator:
         try:
             rotation = run.current_rotation
             if rotation is not None and rotation.step is RotationStep.RETIRE:
-                # A manual trigger cuts a grace period short and starts a new rotation; a rotation
-                # whose grace is over (resumed after a crash) is only finished.
+                # A manual or emergency trigger cuts a grace period short and starts a new rotation;
+                # a rotation whose grace is over (resumed after a crash) is only finished.
                 in_grace = rotation.retire_after is not None and self.runtime.now() < rotation.retire_after
-                if trigger is RotationTrigger.EMERGENCY and in_grace:
-                    # The previous certificate may be the only management access left: it is kept
-                    # until the emergency rotation's own retire step (see _retire_left_behind).
+                if trigger in (RotationTrigger.MANUAL, RotationTrigger.EMERGENCY) and in_grace:
+                    # The previous certificate may be the only one that works: nothing is revoked
+                    # until the new rotation has verified its certificate (see _retire_left_behind).
                     self.store.finish_rotation(rotation.id, ok=True)
-                    run.event("retire-postponed", EventOutcome.INFO, reason="emergency rotation")
+                    run.event("retire-postponed", EventOutcome.INFO, reason=f"{trigger.value} rotation")
                     run.current_rotation = None
                 else:
-                    cut_short = trigger is RotationTrigger.MANUAL and in_grace
-                    waiting = self._retire(run, early=cut_short)
+                    waiting = self._retire(run)
                     if waiting is not None:
                         return waiting
-                    if not cut_short:
-                        return self._outcome(run, "retired")
-                    run.current_rotation = None
+                    return self._outcome(run, "retired")
             if run.current_rotation is None:
                 credential = run.credential
                 old = self.store.current_version(credential)
@@ -230,7 +227,7 @@ class Rotator:
             elif step is RotationStep.DELIVER:
                 self._deliver(run)
             elif step is RotationStep.RETIRE:
-                waiting = self._retire(run, early=False)
+                waiting = self._retire(run)
                 return self._outcome(run, "rotated", waiting.message if waiting else "")
             else:
                 return self._outcome(run, step.value)
@@ -284,11 +281,13 @@ class Rotator:
         return self.store.get_version(run.rotation.new_version_id)
 
     def _activate(self, run: _Run) -> None:
-        """The new version becomes current, the old one previous."""
+        """The new version becomes current, the old one previous; versions an earlier rotation left in
+        grace (cut short by this one) are retired now that a new certificate is verified and current."""
         version = self._new_version(run)
         if version.state is not VersionState.CURRENT:
             self.store.activate(run.credential, version)
         run.event("activate", EventOutcome.OK, **run.steps.describe(version).detail())
+        self._retire_left_behind(run, run.rotation.old_version_id)
         self._advance(run, RotationStep.DELIVER)
 
     def _deliver(self, run: _Run) -> None:
@@ -309,22 +308,20 @@ class Rotator:
         run.schedule(retire_after, 0, None, last_rotation_at=now)
         self._advance(run, RotationStep.RETIRE, retire_after=retire_after)
 
-    def _retire(self, run: _Run, *, early: bool) -> RotationOutcome | None:
+    def _retire(self, run: _Run) -> RotationOutcome | None:
         """Retire the previous version once its grace period is over; ``None`` when the rotation is done."""
         rotation = run.rotation
         until = rotation.retire_after
         old_id = rotation.old_version_id
-        if old_id is not None and until is not None and self.runtime.now() < until and not early:
+        if old_id is not None and until is not None and self.runtime.now() < until:
             self._plan_grace_end(run, until)
             return self._outcome(run, "waiting", run.steps.grace_note(until))
         if old_id is not None:
             old = self.store.get_version(old_id)
             if run.steps.retire(run, old):
-                run.event(
-                    "retire", EventOutcome.OK, **run.steps.describe(old).detail(), grace_cut_short=early
-                )
-        if rotation.trigger is RotationTrigger.EMERGENCY:
-            self._retire_left_behind(run, old_id)
+                detail = run.steps.describe(old).detail()
+                run.event("retire", EventOutcome.OK, **detail, grace_cut_short=False)
+        self._retire_left_behind(run, old_id)
         fault_point("after", RotationStep.RETIRE.value)
         fault_point("before", DONE)
         self.store.finish_rotation(rotation.id, ok=True)
@@ -343,10 +340,14 @@ class Rotator:
             run.schedule(until, credential.failed_attempts, credential.last_error)
 
     def _retire_left_behind(self, run: _Run, old_id: str | None) -> None:
-        """An emergency postponed an earlier rotation's retire step: every other previous version goes too."""
+        """A manual or emergency rotation postponed an earlier rotation's retire step: every previous
+        version but this rotation's own old one goes, its grace cut short (idempotent: resumed after a
+        crash, what is revoked already is skipped)."""
+        emergency = run.rotation.trigger is RotationTrigger.EMERGENCY
         for version in self.store.versions(run.credential, states=[VersionState.PREVIOUS]):
             if version.id != old_id and run.steps.retire(run, version):
-                run.event("retire", EventOutcome.OK, **run.steps.describe(version).detail(), emergency=True)
+                detail = run.steps.describe(version).detail()
+                run.event("retire", EventOutcome.OK, **detail, grace_cut_short=True, emergency=emergency)
 
     def _plan_next(self, run: _Run) -> None:
         credential = run.credential
