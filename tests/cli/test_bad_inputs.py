@@ -314,7 +314,6 @@ CASES = [
     Case("rotate-unknown-dry-run", ("rotate", "nobody", "--dry-run"), UNKNOWN),
     Case("rotate-no-name", ("rotate",),
          "error: Name one credential or pass --all. Fix: e.g. `certrotor rotate app1` or `--all --due`."),
-    Case("health-unknown", ("health", "nobody"), UNKNOWN),
     Case("events-unknown", ("events", "nobody"), UNKNOWN),
 ]  # fmt: skip
 

@@ -110,7 +110,8 @@ class TestCtrlC:
     def test_one_line_naming_the_step_exit_130_and_rotate_resumes(
         self, cli: Cli, emulator: RunningEmulator, cli_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Ctrl-C while NetSuite is slow in `verify`: one line with the resume command; it resumes."""
+        """Ctrl-C while NetSuite is slow in `verify`: one line with the resume command, exit 130; health
+        shows the rotation in progress with its step; `rotate` resumes it."""
         add(cli, emulator, "app1", "--grace", "0s")
         cli("rotate", "app1").assert_ok()
         data_dir = Path(cli_env["CERTROTOR_DATA_DIR"])
@@ -141,6 +142,12 @@ class TestCtrlC:
             "it resumes with `certrotor rotate app1`."
         ]
         assert open_step(data_dir, "app1") == "verify"
+        health = cli("health", "app1", "--offline").stdout.splitlines()
+        assert health[1].startswith("OK app1: Current certificate is valid until ")
+        assert health[2] == (
+            "  rotation in progress, stopped in step verify: `certrotor rotate app1` resumes it (or the "
+            "daemon does)"
+        )
         resumed = cli("rotate", "app1").assert_ok()
         assert resumed.stdout.startswith("app1: rotated new certificate ")
 

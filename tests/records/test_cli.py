@@ -116,7 +116,7 @@ class TestStory:
 
         rotated = run_cli("rotate", "openair")
         assert rotated.exit_code == 0, rotated.output
-        healthy = run_cli("health", "openair")
+        healthy = run_cli("health", "openair", "--verbose")
         assert healthy.exit_code == 0, healthy.output
         assert "Current real-time import certificate is valid until" in healthy.stdout
         shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
@@ -286,7 +286,7 @@ class TestMonitorMode:
         assert "OpenAir" in placeholder["reasons"][0]["fix"]
 
         _openair_writes(emulator, validity_days=365)
-        healthy = run_cli("health", "openair")
+        healthy = run_cli("health", "openair", "--verbose")
         assert healthy.exit_code == 0, healthy.output
         assert "openair (record, mode monitor): Current real-time import certificate is valid until" in (
             healthy.stdout

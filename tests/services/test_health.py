@@ -124,7 +124,8 @@ class TestHealthCommand:
         assert fork_server.run(["health", "good"], world.env(), run).returncode == 0
         text = fork_server.run(["health", "broken"], world.env(), run)
         assert text.returncode == 2
-        assert text.stdout.splitlines()[:3] == [
+        assert text.stdout.splitlines()[:4] == [
+            "CERTROTOR CRIT - 1 credential: 0 OK, 0 WARN, 1 CRIT | ok=0 warn=0 crit=1",
             "CRIT broken: No valid certificate available",
             "  - CRIT There is no current certificate.",
             "    fix: certrotor rotate broken",
@@ -149,9 +150,9 @@ class TestObservations:
         assert all(age is not None and age >= 0 for age in ages)
         assert world.emulator.counters().get("token_grants_total", 0) == before  # nothing asked
         seen = {name: o.observed_at for name, o in stored.latest(world.store).items()}
-        again = fork_server.run(["health", "--max-age", "0s"], world.env(), run)
+        again = fork_server.run(["health", "--max-age", "0s", "--verbose"], world.env(), run)
         assert again.returncode == 0, again.stdout
-        assert again.stdout.splitlines()[0].endswith("ago)")
+        assert again.stdout.splitlines()[1].endswith("ago)")
         renewed = {name: o.observed_at for name, o in stored.latest(world.store).items()}
         assert set(renewed) == {"app1", "app2"}
         assert all(renewed[name] > seen[name] for name in renewed), "not checked live again"

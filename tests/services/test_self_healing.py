@@ -76,7 +76,7 @@ class TestTheStory:
             env = world.env(CERTROTOR_ALERT_WEBHOOK_URL=receiver.url)
             sick = fork_server.run(["health", "demo"], env, scratch)
             assert sick.returncode == 2, sick.stdout + sick.stderr
-            assert sick.stdout.splitlines()[0] == "CRIT demo: No valid certificate available"
+            assert sick.stdout.splitlines()[1] == "CRIT demo: No valid certificate available"
             assert f"The current certificate {revoked} was revoked on NetSuite." in sick.stdout
             assert "fix: certrotor rotate demo" in sick.stdout
 

@@ -18,7 +18,8 @@ from certrotor.cli.context import open_runtime
 from certrotor.cli.options import JsonOption
 from certrotor.cli.output import FleetProgress, console, error_console, format_time, print_json
 from certrotor.errors import InputError
-from certrotor.health_rules import HealthStatus, overall_status
+from certrotor.health_rules import HealthReport, HealthStatus, overall_status
+from certrotor.monitoring import ExpiryThresholds
 
 if TYPE_CHECKING:
     from certrotor.services.rotation import RotationOutcome
@@ -192,38 +193,137 @@ def health(
             help="Answer from observations younger than this (e.g. 30m); check live only the rest.",
         ),
     ] = None,
+    warn: Annotated[
+        str | None, typer.Option("--warn", help="WARN when a certificate expires sooner (e.g. 14d).")
+    ] = None,
+    crit: Annotated[
+        str | None, typer.Option("--crit", help="CRIT when a certificate expires sooner (e.g. 7d).")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="A line for every credential, OK ones too.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2."""
+    """OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2 (3: unknown)."""
     from certrotor.durations import parse_duration
-    from certrotor.services import health as health_service
+    from certrotor.errors import CertrotorError
+    from certrotor.monitoring import UNKNOWN_EXIT_CODE, ExpiryThresholds, unknown_line
 
-    youngest = parse_duration(max_age, allow_zero=True) if max_age is not None else None
-    with open_runtime(check_master_key=False) as runtime:
-        reports = health_service.check_all(
-            runtime, [name] if name else None, remote=not offline, probe=probe, max_age=youngest
+    try:
+        youngest = parse_duration(max_age, allow_zero=True) if max_age is not None else None
+        thresholds = ExpiryThresholds(
+            warn=parse_duration(warn) if warn is not None else None,
+            crit=parse_duration(crit) if crit is not None else None,
         )
+        with open_runtime(check_master_key=False) as runtime:
+            checked = _check_health(runtime, name, probe, offline, youngest, thresholds)
+    except CertrotorError as exc:
+        # Monitoring reads the first line and the exit code: the check itself could not run.
+        if as_json:
+            print_json({"status": "UNKNOWN", "exit_code": UNKNOWN_EXIT_CODE, "error": str(exc)})
+        else:
+            console.print(unknown_line(str(exc)), markup=False)
+        raise typer.Exit(UNKNOWN_EXIT_CODE) from None
+    _print_health(checked, as_json=as_json, verbose=verbose, observed_ages=offline or youngest is not None)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    """What one `health` run found: the reports, and per credential its probe and unfinished rotation."""
+
+    reports: list[HealthReport]
+    now: dt.datetime
+    thresholds: ExpiryThresholds
+    probes: dict[str, tuple[bool, str | None]]
+    steps: dict[str, str]
+    """Credential name -> step of its unfinished rotation (not one waiting out its grace period)."""
+
+
+def _check_health(
+    runtime: Runtime,
+    name: str | None,
+    probe: bool,
+    offline: bool,
+    youngest: dt.timedelta | None,
+    thresholds: ExpiryThresholds,
+) -> _Checked:
+    from certrotor.monitoring import apply_thresholds
+    from certrotor.services import health as health_service
+    from certrotor.store import RotationStep
+    from certrotor.store import observations as stored
+
+    names = [name] if name else None
+    reports = health_service.check_all(runtime, names, remote=not offline, probe=probe, max_age=youngest)
+    now = runtime.now()
+    reports = [apply_thresholds(report, now, thresholds) for report in reports]
+    probes: dict[str, tuple[bool, str | None]] = {}
+    steps: dict[str, str] = {}
+    for snapshot in stored.snapshots(runtime.store, names):
+        observed, credential = snapshot.observation, snapshot.credential
+        if probe and observed is not None and observed.probe_ok is not None:
+            probes[credential.name] = (observed.probe_ok, observed.probe_error)
+        if snapshot.rotation_open:
+            rotation = runtime.store.open_rotation(credential)
+            if rotation is not None and rotation.step is not RotationStep.RETIRE:
+                steps[credential.name] = rotation.step.value
+    return _Checked(reports, now, thresholds, probes, steps)
+
+
+def _print_health(checked: _Checked, *, as_json: bool, verbose: bool, observed_ages: bool) -> None:
+    from certrotor.monitoring import days_left, perfdata, summary_line
+
+    reports = checked.reports
     status = overall_status(reports)
     if as_json:
+        credentials = []
+        for report in reports:
+            entry = report.to_dict()
+            left = days_left(report, checked.now)
+            entry["expiry_days"] = round(left, 3) if left is not None else None
+            probed = checked.probes.get(report.name)
+            entry["probe"] = {"ok": probed[0], "error": probed[1]} if probed else None
+            step = checked.steps.get(report.name)
+            entry["rotation_in_progress"] = {"step": step} if step else None
+            credentials.append(entry)
         print_json(
             {
                 "status": status.value,
                 "exit_code": status.exit_code,
-                "credentials": [r.to_dict() for r in reports],
+                "summary": summary_line(reports, checked.now, checked.thresholds).split(" | ")[0],
+                "perfdata": perfdata(reports, checked.now, checked.thresholds),
+                "credentials": credentials,
             }
         )
         raise typer.Exit(status.exit_code)
+    console.print(escape(summary_line(reports, checked.now, checked.thresholds)))
     if not reports:
         console.print("No credentials. Add one with `certrotor credential add`.")
     for report in reports:
+        step = checked.steps.get(report.name)
+        if report.status is HealthStatus.OK and not verbose and step is None:
+            continue
         style = _STATUS_STYLE[report.status]
         mode = f" (record, mode {report.mode})" if report.mode else ""
         age = ""
-        if report.observation_age is not None and (offline or youngest is not None):
+        if report.observation_age is not None and observed_ages:
             age = f" (observed {format_age(report.observation_age)} ago)"
-        console.print(f"[{style}]{report.status.value}[/] {report.name}{mode}: {report.summary}{age}")
+        console.print(f"[{style}]{report.status.value}[/] {report.name}{mode}: {escape(report.summary)}{age}")
+        if step is not None:
+            console.print(
+                f"  rotation in progress, stopped in step {step}: `certrotor rotate {report.name}` "
+                "resumes it (or the daemon does)",
+                markup=False,
+            )
+        probed = checked.probes.get(report.name)
+        if probed is not None:
+            console.print(
+                "  probe: a token was obtained" if probed[0] else f"  probe: failed: {probed[1]}",
+                markup=False,
+            )
         for reason in report.reasons:
-            console.print(f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {reason.message}")
+            console.print(
+                f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {escape(reason.message)}"
+            )
             if reason.fix:
                 console.print(f"    fix: {reason.fix}", markup=False)
     raise typer.Exit(status.exit_code)
