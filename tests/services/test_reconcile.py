@@ -3,10 +3,16 @@ certificates, flag a current certificate revoked on NetSuite."""
 
 from __future__ import annotations
 
+import os
+import socket
+
+import pytest
+
 from certrotor import crypto
 from certrotor.client import BearerTokenAuth, NetSuiteClient
 from certrotor.crypto import KeySpec
 from certrotor.daemon import Daemon
+from certrotor.errors import CredentialBusyError
 from certrotor.services.reconcile import reconcile
 from certrotor.services.runtime import endpoints_for
 from certrotor.store import Credential, VersionState
@@ -106,3 +112,41 @@ class TestReconcile:
         certificate_id = upload_behind_certrotors_back(world, credential, pending.certificate_pem)
         Daemon(world.runtime(), owner="test:1:daemon").reconcile_all()
         assert world.store.get_version(pending.id).certificate_id == certificate_id
+
+
+class TestUnderTheLease:
+    """Reconcile writes only under the credential's lease, with the versions read once it holds it."""
+
+    def test_daemon_start_leaves_a_credential_a_live_rotation_holds_alone(self, world: ServiceWorld) -> None:
+        """While `certrotor rotate` holds the credential, the start-up reconcile adopts and writes
+        nothing; once the lease is released it adopts the unrecorded upload."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        pending = world.store.add_version(
+            credential,
+            key,
+            crypto.build_self_signed_certificate(key, common_name="certrotor app1", validity_days=30),
+        )
+        certificate_id = upload_behind_certrotors_back(world, credential, pending.certificate_pem)
+        holder = f"{socket.gethostname()}:{os.getpid()}:rotate"
+        held = world.store.claim("app1", holder, 300)
+        events = world.store.events("app1")
+        runtime = world.runtime()
+
+        with runtime.client_for(credential) as client, pytest.raises(CredentialBusyError) as busy:
+            reconcile(runtime, credential, client)
+        assert (
+            busy.value.message
+            == f"Credential 'app1' is held by {holder} until {held.lease_expires_at.isoformat()}."
+        )
+        Daemon(runtime, owner="test:1:daemon").reconcile_all()
+
+        assert world.store.get_version(pending.id) == pending
+        assert world.store.events("app1") == events
+        assert world.store.get_credential("app1").lease_owner == holder
+
+        world.store.release("app1", holder)
+        Daemon(runtime, owner="test:1:daemon").reconcile_all()
+        assert world.store.get_version(pending.id).certificate_id == certificate_id
+        assert world.store.get_credential("app1").lease_owner is None

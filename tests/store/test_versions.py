@@ -99,6 +99,25 @@ class TestVersions:
         assert store.version_by_certificate_id(credential, "-Abc_123") == uploaded
         assert store.version_by_certificate_id(credential, "unknown") is None
 
+    def test_the_current_version_is_never_demoted(self, store) -> None:
+        """Recording the current's ID as uploaded (a stale adopter) or moving it back is refused."""
+        credential = store.add_credential(make_spec())
+        version = store.add_version(credential, *make_pair())
+        store.set_remote_certificate_id(version.id, "cert-1", state=VersionState.UPLOADED)
+        current = store.activate(credential, version.id)
+        with pytest.raises(StoreError) as refused:
+            store.set_remote_certificate_id(version.id, "cert-1", state=VersionState.UPLOADED)
+        assert refused.value.message == (
+            f"Version {version.id} is current; making it uploaded would leave the credential without a "
+            "current certificate."
+        )
+        assert refused.value.hint.startswith("read the version again: another process has changed it")
+        for state in (VersionState.PENDING, VersionState.PREVIOUS, VersionState.FAILED):
+            with pytest.raises(StoreError):
+                store.set_version_state(version.id, state)
+        assert store.get_version(version.id) == current
+        assert store.current_version(credential) == current
+
     def test_remote_certificate_id_unique_per_credential(self, store) -> None:
         """Two versions of one credential cannot claim the same remote certificate."""
         credential = store.add_credential(make_spec())

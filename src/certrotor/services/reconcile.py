@@ -13,9 +13,11 @@ from certrotor.errors import TokenRequestError
 from certrotor.health_rules import RemoteState
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.runtime import Runtime
-from certrotor.store import CertificateVersion, Credential, EventOutcome, VersionState
+from certrotor.store import CertificateVersion, Credential, EventOutcome, VersionState, default_owner
 
 ACTOR = "reconcile"
+RECONCILE_LEASE_SECONDS = 120.0
+"""How long reconcile holds a credential: one list, a few adoptions and events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,22 @@ def adopt_unrecorded_uploads(
 
 
 def reconcile(runtime: Runtime, credential: Credential, client: NetSuiteClient) -> ReconcileReport:
-    """List the server's certificates, adopt unrecorded uploads, find foreign ones and the current's state."""
+    """List the server's certificates, adopt unrecorded uploads, find foreign ones and the current's state.
+
+    All of it happens under the credential's lease (a dead local process's lease is taken over), and
+    the versions are read once it is held: a rotation in progress elsewhere makes it raise
+    CredentialBusyError and change nothing, instead of writing from a snapshot the rotation outdates.
+    """
+    store = runtime.store
+    owner = default_owner()
+    held = store.claim_taking_over_dead(credential, owner, RECONCILE_LEASE_SECONDS)
+    try:
+        return _reconcile_held(runtime, held, client)
+    finally:
+        store.release(held, owner)
+
+
+def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteClient) -> ReconcileReport:
     items = client.list_certificates()
     adopted = adopt_unrecorded_uploads(runtime, credential, items)
     store = runtime.store

@@ -39,6 +39,19 @@ from certrotor.store.models import CertificateVersionRow
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 _ACTIVATABLE = frozenset({VersionState.PENDING, VersionState.UPLOADED, VersionState.PREVIOUS})
+_UPLOADING = frozenset({VersionState.PENDING, VersionState.UPLOADED})
+"""The states whose certificate ID may be recorded with a state change (an upload's outcome)."""
+
+
+def _refuse_demotion(row: CertificateVersionRow, state: VersionState) -> None:
+    """The current version leaves ``current`` only through activate() or by being revoked: a writer
+    working from a stale snapshot (reconcile, a resumed upload) must never demote it."""
+    if row.state is VersionState.CURRENT and state not in (VersionState.CURRENT, VersionState.REVOKED):
+        raise StoreError(
+            f"Version {row.id} is current; making it {state.value} would leave the credential without "
+            "a current certificate.",
+            hint="read the version again: another process has changed it since it was read.",
+        )
 
 
 def add(
@@ -127,6 +140,7 @@ def set_state(
             hint="call activate(credential, version_id), which also demotes the old one.",
         )
     row = version_row(session, version)
+    _refuse_demotion(row, state)
     row.state = state
     if activated_at is not None:
         row.activated_at = aware_utc(activated_at)
@@ -163,6 +177,14 @@ def set_remote_certificate_id(
             f"Version {row.id} already has certificate ID {row.certificate_id}.",
             hint="a version maps to exactly one remote certificate; add a new version.",
         )
+    if state is not None and state is not row.state:
+        _refuse_demotion(row, state)
+        if row.state not in _UPLOADING:
+            raise StoreError(
+                f"Version {row.id} is {row.state.value}; its certificate ID cannot take it back to "
+                f"{state.value}.",
+                hint="read the version again: another process has changed it since it was read.",
+            )
     row.certificate_id = certificate_id
     if state is not None:
         row.state = state
