@@ -52,3 +52,18 @@ class TestDaemonMetrics:
         """Removing a sample that was never set is harmless."""
         metrics.observe_current("never", None)
         assert "never" not in str([m.samples for m in metrics.expiry.collect()])
+
+    def test_an_observation_publishes_health_remote_state_and_age(
+        self, world: ServiceWorld, metrics: DaemonMetrics
+    ) -> None:
+        """A daemon pass observes: health 0, remote state active, an observation age at scrape time."""
+        world.enrol("app1")
+        port = metrics.serve("127.0.0.1", 0)
+        Daemon(world.runtime(), interval=0.05, metrics=metrics, reconcile_on_start=False).run(max_ticks=1)
+        text = httpx2.get(f"http://127.0.0.1:{port}/metrics").text
+        assert 'certrotor_health_status{credential="app1"} 0.0' in text
+        assert 'certrotor_remote_state{credential="app1",state="active"} 1.0' in text
+        assert 'certrotor_remote_state{credential="app1",state="revoked"} 0.0' in text
+        sample = 'certrotor_observation_age_seconds{credential="app1"}'
+        age = next(row for row in text.splitlines() if row.startswith(sample))
+        assert float(age.split()[-1]) >= 0

@@ -212,6 +212,10 @@ class Daemon:
         except CertrotorError as exc:
             log.error("observation failed", error=exc.message)
             return []
+        except Exception as exc:
+            # Like one rotation's crash, one pass's unexpected failure must not end the daemon.
+            log.error("observation crashed", error=type(exc).__name__)
+            return []
         log.info(
             "observed",
             credentials=len(reports),
@@ -247,6 +251,8 @@ class Daemon:
                 self._judge(healed)  # the recovery is told (and observed) at once
             except CertrotorError as exc:
                 log.error("observation failed", error=exc.message)
+            except Exception as exc:
+                log.error("observation crashed", error=type(exc).__name__)
         return outcomes
 
     def _emergency(self, credential: Credential, reason: str) -> RotationOutcome:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from certrotor.errors import MasterKeyError
@@ -84,6 +85,15 @@ def save(store: Store, observations: Iterable[Observation]) -> int:
     wanted = list(observations)
     if not wanted:
         return 0
+    try:
+        return _save_once(store, wanted)
+    except IntegrityError:
+        # Another observer (a daemon sharing this database) inserted some of the rows first:
+        # they exist now, so the second attempt updates them (keeping the later observation).
+        return _save_once(store, wanted)
+
+
+def _save_once(store: Store, wanted: list[Observation]) -> int:
     names = {o.credential for o in wanted}
     with store._write() as session:
         ids: dict[str, int] = {
