@@ -21,12 +21,14 @@ def secret_watch() -> SecretWatch:
 
 @pytest.fixture(autouse=True)
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Only this test's settings: CERTROTOR_DATA_DIR in tmp_path, no config file, cwd in tmp_path."""
+    """Only this test's settings: CERTROTOR_DATA_DIR in tmp_path, no config file, cwd in tmp_path, 200
+    columns (as for the real processes)."""
     for name in [name for name in os.environ if name.startswith("CERTROTOR_")]:
         monkeypatch.delenv(name)
     env = cli_environment(tmp_path / "data", tmp_path / "no-config.toml")
     monkeypatch.setenv("CERTROTOR_DATA_DIR", env["CERTROTOR_DATA_DIR"])
     monkeypatch.setenv("CERTROTOR_CONFIG", env["CERTROTOR_CONFIG"])
+    monkeypatch.setenv("COLUMNS", env["COLUMNS"])  # in-process runs as wide as the real processes
     monkeypatch.chdir(tmp_path)
     return env
 

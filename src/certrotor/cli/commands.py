@@ -85,7 +85,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "health",
         "certrotor.cli.rotation:health",
-        "OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2.",
+        "OK, WARN or CRIT per credential with the reason and the fix; exit code 0, 1 or 2 (3: unknown).",
     ),
     LazyCommand(
         "events", "certrotor.cli.rotation:events", "The audit trail: who did what, when, with which outcome."

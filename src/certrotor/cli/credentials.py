@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
-from rich.table import Table
 
 from certrotor.cli.context import load_cli_settings, open_runtime
 from certrotor.cli.options import (
@@ -21,7 +22,7 @@ from certrotor.cli.options import (
     ValidityDaysOption,
     ValidityOption,
 )
-from certrotor.cli.output import console, format_time, print_json
+from certrotor.cli.output import add_row, console, error_console, format_time, print_json, print_table, table
 from certrotor.crypto import MAX_VALIDITY_DAYS, KeySpec
 from certrotor.durations import format_duration, parse_duration
 from certrotor.errors import InputError
@@ -171,22 +172,82 @@ def add(
             credential, added = operations.add_credential(
                 runtime, spec, key_file=key_file, cert_file=cert_file
             )
+    hosts = NetSuiteEndpoints.for_account(credential.account_id, credential.base_url)
     if added is None:
         if as_json:
-            print_json({"name": credential.name, "mode": "monitor", "version": None})
+            print_json(
+                {"name": credential.name, "mode": "monitor", "version": None, "base_url": hosts.api_base}
+            )
             return
         console.print(f"Added credential [bold]{credential.name}[/]: it only watches its record (monitor).")
+        _say_base_url(credential, given=base_url)
         return
     version = added
     if as_json:
         print_json(
-            {"name": credential.name, "version": version.id, "fingerprint_sha256": version.fingerprint_sha256}
+            {
+                "name": credential.name,
+                "version": version.id,
+                "fingerprint_sha256": version.fingerprint_sha256,
+                "base_url": hosts.api_base,
+                "token_url": hosts.token_url,
+            }
         )
         return
     console.print(
         f"Added credential [bold]{credential.name}[/] with a pending {version.algorithm} certificate."
     )
+    _say_base_url(credential, given=base_url)
     console.print(f"Next: `certrotor upload {credential.name}` (or `certrotor rotate {credential.name}`).")
+
+
+_REAL_ACCOUNT = re.compile(r"^[0-9]{4,}(?:_(?:SB|RP)[0-9]+)?$", re.IGNORECASE)
+"""A production, sandbox (``_SB1``) or release preview (``_RP1``) account ID, as NetSuite gives them."""
+
+
+def _say_base_url(credential: Credential, *, given: str | None) -> None:
+    """Which hosts the new credential talks to; a warning when a real-looking account points elsewhere."""
+    name, account = credential.name, credential.account_id
+    if credential.base_url is None:
+        hosts = NetSuiteEndpoints.for_account(account)
+        console.print(
+            f"It uses NetSuite's hosts for account {account}: {hosts.token_base} (token) and "
+            f"{hosts.api_base} (certificates).",
+            markup=False,
+        )
+        return
+    if given:
+        console.print(f"It uses the base URL {credential.base_url} (--base-url).", markup=False)
+    else:
+        console.print(
+            f"It uses the base URL {credential.base_url}, which account {account} already had "
+            f"(`certrotor credential set {name} --base-url ''` returns to NetSuite's hosts).",
+            markup=False,
+        )
+    host = (urlsplit(credential.base_url).hostname or "").lower()
+    if not _REAL_ACCOUNT.match(account):
+        return
+    if _is_loopback(host):
+        what = "a loopback address"
+    elif not host.endswith(".netsuite.com"):
+        what = "not a NetSuite host"
+    else:
+        return
+    error_console.print(
+        f"warning: account {account} looks like a real NetSuite account, but {credential.base_url} is "
+        f"{what}. Fix: if {name} is for the real account, run `certrotor credential set {name} "
+        "--base-url ''`.",
+        markup=False,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def credential_dict(credential: Credential) -> dict[str, object]:
@@ -228,10 +289,20 @@ def list_credentials(as_json: Annotated[bool, typer.Option("--json")] = False) -
     if not credentials:
         console.print("No credentials yet. Add one with `certrotor credential add NAME --account ...`.")
         return
-    table = Table("name", "kind", "account", "entity/role", "current certificate", "expires", "next rotation")
+    rows = table(
+        "name",
+        "kind",
+        "account",
+        "entity/role",
+        "current certificate",
+        "expires",
+        "next rotation",
+        ids={"name", "current certificate"},
+    )
     for c in credentials:
         v = currents[c.name]
-        table.add_row(
+        add_row(
+            rows,
             c.name,
             c.kind.value,
             c.account_id,
@@ -240,7 +311,7 @@ def list_credentials(as_json: Annotated[bool, typer.Option("--json")] = False) -
             format_time(v.not_after) if v else "-",
             format_time(c.next_rotation_at),
         )
-    console.print(table)
+    print_table(rows)
 
 
 @credential_app.command("remove")
@@ -288,21 +359,24 @@ def show(
     if as_json:
         print_json(data)
         return
-    table = Table(show_header=False, box=None)
+    fields = table("setting", "value", ids={"setting"}, show_header=False, box=None)
     for key, value in data.items():
         if key != "versions":
-            table.add_row(key, format_time(value) if isinstance(value, dt.datetime) else str(value))
-    console.print(table)
-    versions_table = Table("state", "certificate_id", "algorithm", "expires", "fingerprint")
+            add_row(fields, key, format_time(value) if isinstance(value, dt.datetime) else str(value))
+    print_table(fields)
+    versions_table = table(
+        "state", "certificate_id", "algorithm", "expires", "fingerprint", ids={"certificate_id"}
+    )
     for v in versions:
-        versions_table.add_row(
+        add_row(
+            versions_table,
             v.state.value,
             v.certificate_id or "-",
             v.algorithm,
             format_time(v.not_after),
             v.fingerprint_sha256[:16],
         )
-    console.print(versions_table)
+    print_table(versions_table)
 
 
 @credential_app.command("set")
