@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from certrotor.errors import CredentialBusyError
 from certrotor.services.reconcile import reconcile
 from certrotor.services.runtime import endpoints_for
 from certrotor.store import Credential, VersionState
+from support.processes import ForkServer
 
 from ._support import ServiceWorld
 
@@ -150,3 +152,31 @@ class TestUnderTheLease:
         Daemon(runtime, owner="test:1:daemon").reconcile_all()
         assert world.store.get_version(pending.id).certificate_id == certificate_id
         assert world.store.get_credential("app1").lease_owner is None
+
+
+class TestSharedIntegration:
+    """Credentials of one store sharing an integration and (entity, role) know each other's certificates."""
+
+    def test_twenty_credentials_rotate_without_refusals_and_nothing_is_foreign(
+        self, world: ServiceWorld, fork_server: ForkServer, tmp_path: Path
+    ) -> None:
+        """`rotate --all` over 20 credentials on one integration asks NetSuite for no token with another's
+        certificate (no invalid_client), and health finds no foreign certificate afterwards."""
+        world.emulator.set_config(max_active_per_integration=100)
+        client_id = world.new_integration()
+        names = [f"app{number:02d}" for number in range(1, 21)]
+        for name in names:
+            world.enrol(name, client_id=client_id)
+        refused = world.emulator.counters().get("token_refusals", {}).get("invalid_client", 0)
+
+        rotated = fork_server.run(["rotate", "--all"], world.env(), tmp_path / "runs")
+        health = fork_server.run(["health", "--json"], world.env(), tmp_path / "runs")
+
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        assert world.emulator.counters().get("token_refusals", {}).get("invalid_client", 0) == refused
+        assert world.uploads(client_id) == 40
+        report = health.json()
+        codes = [reason["code"] for entry in report["credentials"] for reason in entry["reasons"]]
+        assert "foreign_certificate" not in codes
+        assert health.returncode == 0, health.stdout
+        assert [entry["status"] for entry in report["credentials"]] == ["OK"] * 20

@@ -21,7 +21,7 @@ from certrotor.errors import (
 from certrotor.logging import get_logger
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.management_auth import repair_command
-from certrotor.services.reconcile import combination_items
+from certrotor.services.reconcile import unknown_certificates
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, CredentialKind
 from certrotor.store import observations as stored
@@ -138,12 +138,8 @@ class _Observer:
         state = "unknown"
         foreign: tuple[str, ...] = ()
         if items is not None:
-            known = {v.certificate_id for v in store.versions(credential) if v.certificate_id}
-            foreign = tuple(
-                item.certificate_id
-                for item in combination_items(credential, items)
-                if not item.revoked and item.certificate_id not in known
-            )
+            unknown = unknown_certificates(self.runtime, credential, items)
+            foreign = tuple(item.certificate_id for item in unknown)
             if certificate_id is not None:
                 listed = next((i for i in items if i.certificate_id == certificate_id), None)
                 state = "missing" if listed is None else ("revoked" if listed.revoked else "active")

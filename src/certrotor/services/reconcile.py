@@ -1,7 +1,9 @@
 """Compare a credential's local versions with NetSuite's certificate list; adopt, flag, report.
 
-A certificate uploaded by this store but never recorded (a crash between upload and commit) is
-adopted by proof: the pending key obtains a token with the candidate's certificate ID as ``kid``.
+A certificate recorded by any credential of this store on the same integration is never foreign. A
+certificate uploaded by this store but never recorded (a crash between upload and commit) is adopted
+only when it matches a pending version of the credential: by fingerprint when the list carries the
+certificate, else by the validity NetSuite keeps; the pending key then proves it with one token.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from certrotor.client.netsuite import NetSuiteClient
-from certrotor.errors import TokenRequestError
+from certrotor.crypto import fingerprint_sha256, load_certificate_pem
+from certrotor.errors import CertrotorError, TokenRequestError
 from certrotor.health_rules import RemoteState
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.runtime import Runtime
@@ -52,29 +55,52 @@ def _proves(
     return True
 
 
+def unknown_certificates(
+    runtime: Runtime, credential: Credential, items: list[CertificateListItem]
+) -> list[CertificateListItem]:
+    """Active certificates of the credential's (entity, role) that no credential of this store on the
+    same integration has recorded: another credential's certificate is never foreign to this one."""
+    known = runtime.store.certificate_ids_on_integration(credential)
+    mine = combination_items(credential, items)
+    return [item for item in mine if not item.revoked and item.certificate_id not in known]
+
+
+def listed_fingerprint(item: CertificateListItem) -> str | None:
+    """The SHA-256 fingerprint of the certificate a list item carries (``certificate``), if it does."""
+    pem = (item.model_extra or {}).get("certificate")
+    if not isinstance(pem, str):
+        return None
+    try:
+        return fingerprint_sha256(load_certificate_pem(pem))
+    except CertrotorError:
+        return None
+
+
+def could_be_upload_of(item: CertificateListItem, version: CertificateVersion) -> bool:
+    """Whether the listed certificate can be ``version``'s upload: the same fingerprint when the list
+    carries the certificate; otherwise the validity NetSuite keeps (from the version's first day, to
+    no later than its last: NetSuite shortens a validity over two years)."""
+    fingerprint = listed_fingerprint(item)
+    if fingerprint is not None:
+        return fingerprint == version.fingerprint_sha256
+    return item.valid_from == version.not_before.date() and item.valid_until <= version.not_after.date()
+
+
 def adopt_unrecorded_uploads(
     runtime: Runtime, credential: Credential, items: list[CertificateListItem]
 ) -> list[tuple[str, str]]:
-    """Give pending versions the certificate IDs the server holds for them (proved by a token)."""
+    """Give pending versions the certificate IDs the server holds for them. Only certificates unknown
+    to the whole store that match a pending version are candidates: a fingerprint match is adopted as
+    it is, a validity match is proved by one token (never a token tried on any other certificate)."""
     store = runtime.store
-    versions = store.versions(credential)
-    known_ids = {v.certificate_id for v in versions if v.certificate_id}
-    candidates = [
-        item
-        for item in combination_items(credential, items)
-        if not item.revoked and item.certificate_id not in known_ids
-    ]
+    candidates = unknown_certificates(runtime, credential, items)
     adopted: list[tuple[str, str]] = []
-    for version in versions:
-        if version.state is not VersionState.PENDING or version.certificate_id or not candidates:
+    for version in store.versions(credential, states=[VersionState.PENDING]):
+        if version.certificate_id or not candidates:
             continue
-        plausible = [
-            c
-            for c in candidates
-            if c.valid_from == version.not_before.date() and c.valid_until <= version.not_after.date()
-        ]
-        for item in plausible:
-            if _proves(runtime, credential, version, item.certificate_id):
+        for item in [c for c in candidates if could_be_upload_of(c, version)]:
+            by_fingerprint = listed_fingerprint(item) is not None
+            if by_fingerprint or _proves(runtime, credential, version, item.certificate_id):
                 store.set_remote_certificate_id(version, item.certificate_id, state=VersionState.UPLOADED)
                 store.record_event(
                     credential,
@@ -109,13 +135,7 @@ def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteCl
     items = client.list_certificates()
     adopted = adopt_unrecorded_uploads(runtime, credential, items)
     store = runtime.store
-    versions = store.versions(credential)
-    known_ids = {v.certificate_id for v in versions if v.certificate_id}
-    foreign = tuple(
-        i.certificate_id
-        for i in combination_items(credential, items)
-        if not i.revoked and i.certificate_id not in known_ids
-    )
+    foreign = tuple(i.certificate_id for i in unknown_certificates(runtime, credential, items))
     current = store.current_version(credential)
     state: RemoteState = "unknown"
     if current is not None and current.certificate_id:

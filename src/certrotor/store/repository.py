@@ -353,6 +353,11 @@ class Store:
         except IntegrityError:
             raise versions.certificate_id_taken(certificate_id) from None
 
+    def certificate_ids_on_integration(self, credential: CredentialRef) -> set[str]:
+        """Certificate IDs recorded by any credential of this store on ``credential``'s integration."""
+        with self._read() as session:
+            return versions.certificate_ids_on_integration(session, credential)
+
     def versions(
         self, credential: CredentialRef, *, states: Iterable[VersionState] | None = None
     ) -> list[CertificateVersion]:

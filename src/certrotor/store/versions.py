@@ -35,7 +35,7 @@ from certrotor.store.lookups import (
     version_row,
 )
 from certrotor.store.mapping import aware_utc, to_version
-from certrotor.store.models import CertificateVersionRow
+from certrotor.store.models import CertificateVersionRow, CredentialRow
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 _ACTIVATABLE = frozenset({VersionState.PENDING, VersionState.UPLOADED, VersionState.PREVIOUS})
@@ -209,6 +209,22 @@ def of_credential(
         query = query.where(CertificateVersionRow.state.in_(list(states)))
     query = query.order_by(CertificateVersionRow.created_at, CertificateVersionRow.id)
     return [to_version(row) for row in session.scalars(query)]
+
+
+def certificate_ids_on_integration(session: Session, credential: CredentialRef) -> set[str]:
+    """The certificate IDs every credential of this store on ``credential``'s integration (same
+    account and client ID) has recorded: none of them is foreign to any of those credentials."""
+    owner = credential_row(session, credential)
+    query = (
+        select(CertificateVersionRow.certificate_id)
+        .join(CredentialRow, CredentialRow.id == CertificateVersionRow.credential_fk)
+        .where(
+            CredentialRow.account_fk == owner.account_fk,
+            CredentialRow.client_id == owner.client_id,
+            CertificateVersionRow.certificate_id.is_not(None),
+        )
+    )
+    return {certificate_id for certificate_id in session.scalars(query) if certificate_id}
 
 
 def current(session: Session, credential: CredentialRef) -> CertificateVersion | None:

@@ -30,6 +30,7 @@ from certrotor.services.reconcile import (
     adopt_unrecorded_uploads,
     combination_items,
     reconcile,
+    unknown_certificates,
 )
 from certrotor.services.rotation.delivery import delivery_directory
 from certrotor.services.rotation.faults import REVOKE_OLD, UPLOAD_SENT, fault_point
@@ -374,12 +375,7 @@ class M2MSteps:
         """The current certificate's state on the server and unknown active certificates there."""
         with self.runtime.client_for(self.credential) as client:
             items = client.list_certificates()
-        known = {v.certificate_id for v in self.runtime.store.versions(self.credential) if v.certificate_id}
-        foreign = tuple(
-            i.certificate_id
-            for i in combination_items(self.credential, items)
-            if not i.revoked and i.certificate_id not in known
-        )
+        foreign = tuple(i.certificate_id for i in unknown_certificates(self.runtime, self.credential, items))
         if certificate_id is None:
             return "unknown", foreign
         listed = next((i for i in items if i.certificate_id == certificate_id), None)
