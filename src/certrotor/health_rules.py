@@ -361,7 +361,7 @@ def _remote_check_reasons(facts: HealthFacts) -> list[HealthReason]:
     reasons: list[HealthReason] = []
     if facts.management_fix is not None:
         message = (
-            "No way to authenticate certificate management on NetSuite works (the current and "
+            "None of the ways to authenticate certificate management on NetSuite works (the current and "
             "previous certificates, other credentials of the integration and the stored tokens "
             "were tried): nothing can be rotated until one does."
         )

@@ -112,7 +112,9 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, secret_watch: SecretWatch
             ["credential", "add", "app1", *common, *ids, "--token", tenant.admin_token,
              "--key-file", "auth-key.pem", "--cert-file", "auth-cert.pem"],
             ["upload", "app1"],
-            ["credential", "add", "orphan", *common, *ids],
+            # On an integration of its own: no sibling credential's certificate can stand in for it.
+            ["credential", "add", "orphan", "--account", tenant.account_id, "--client-id", "orphan-client",
+             "--base-url", emulator.base_url, *ids],
         ]  # fmt: skip
         for args in steps:
             run_in_process(args, secret_watch).assert_ok()

@@ -229,10 +229,13 @@ class ManagementAccess:
         return auth
 
     def _no_access(self, credential: Credential, tried: list[str]) -> NoManagementAccessError:
-        detail = "; ".join(tried) if tried else "it has no certificate on NetSuite and no management token"
+        detail = "; ".join(tried) if tried else "it has no current certificate and no management token"
         return NoManagementAccessError(
-            f"No way to authenticate certificate management for {credential.name!r} works ({detail}).",
-            hint=f"run `{repair_command(credential.name)}`.",
+            f"No way to authenticate certificate management for {credential.name!r}: {detail}.",
+            hint=(
+                "pass --token TOKEN, set CERTROTOR_BOOTSTRAP_TOKEN, or run "
+                f"`certrotor login {credential.name}`."
+            ),
         )
 
     def auth_for(self, credential: Credential) -> httpx2.Auth:
