@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx2
 
+from certrotor.client import BearerTokenAuth, NetSuiteClient
 from certrotor.config import Settings
 from certrotor.emulator.testing import RunningEmulator
 from certrotor.keyvault import MasterKey
@@ -80,6 +81,15 @@ def csrf_of(client: httpx2.Client, path: str) -> str:
     return found.group(1)
 
 
+def revoke_on_emulator(world: ConsoleWorld, certificate_id: str) -> None:
+    """Revoke a certificate the way an administrator does on NetSuite (the emulator's own endpoint)."""
+    tenant = world.emulator.tenant
+    with NetSuiteClient(
+        world.emulator.endpoints, client_id=tenant.client_id, auth=BearerTokenAuth(tenant.admin_token)
+    ) as client:
+        client.revoke_certificate(certificate_id)
+
+
 def demo_specs(emulator: RunningEmulator) -> list[CredentialSpec]:
     """The demo's two credentials as ``certrotor demo`` makes them (demo1 manages demo2), one day long."""
     tenant = emulator.tenant
@@ -120,7 +130,7 @@ def running_console(emulator: RunningEmulator, data_dir: Path) -> Iterator[Conso
         rotator = Rotator(runtime, owner=default_owner(), actor="demo")
         for name in ("demo1", "demo2"):
             assert rotator.rotate(name, RotationTrigger.MANUAL).status == "rotated"
-        console = open_console(runtime, ConsoleOptions(health_interval_seconds=0, fleet_refresh_seconds=1))
+        console = open_console(runtime, ConsoleOptions(observe_interval_seconds=0, fleet_refresh_seconds=1))
         try:
             console.web_store.add_user(OPERATOR, WebRole.OPERATOR, PASSWORDS[OPERATOR])
             console.web_store.add_user(VIEWER, WebRole.VIEWER, PASSWORDS[VIEWER])

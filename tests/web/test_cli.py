@@ -163,6 +163,13 @@ class TestServe:
         assert result.returncode == 1
         assert "Give both --tls-cert and --tls-key" in result.stderr
 
+    def test_a_bad_observe_interval_is_refused(self, env: dict[str, str]) -> None:
+        """``web serve --observe-interval soon`` refuses to start with one line saying what a duration is."""
+        result = certrotor(env, "web", "serve", "--port", "0", "--observe-interval", "soon")
+        assert result.returncode == 1
+        assert "Invalid duration 'soon'" in result.stderr
+        assert "Traceback" not in result.stderr
+
     def test_serve_answers_on_loopback(self, env: dict[str, str]) -> None:
         """``web serve --port 0`` prints its URL; the console asks for a login; SIGTERM stops it."""
         process = subprocess.Popen(

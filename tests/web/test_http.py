@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 
+from certrotor.store import observations
 from certrotor.web.console.security import MAX_FAILURES
 from certrotor.web.console.sessions import COOKIE_NAME
 
@@ -229,6 +230,7 @@ class TestRoles:
         assert world.console.jobs.latest("demo1") is None
         assert world.current_certificate_id("demo1") == before
         assert not [e for e in world.store.events("demo1", limit=100) if e.actor == f"web:{VIEWER}"]
+        assert observations.latest(world.store) == {}
 
     def test_viewer_cannot_onboard(self, world: ConsoleWorld) -> None:
         """The onboarding page and its POST are refused to a viewer."""
@@ -287,7 +289,8 @@ class TestPages:
         assert answer.status_code == 303
         event = world.store.events("demo1", limit=1)[0]
         assert (event.actor, event.action, event.detail["status"]) == (f"web:{OPERATOR}", "web-check", "OK")
-        assert "Checked with NetSuite" in client.get(answer.headers["location"]).text
+        page = client.get(answer.headers["location"]).text
+        assert re.search(rf"Observed on NetSuite \d+ s ago \([^)]*\) by the console \(web:{OPERATOR}\)", page)
 
     def test_rotate_now_over_http(self, world: ConsoleWorld) -> None:
         """Rotate now starts a background rotation by web:alice; the JSON shows its journal steps."""

@@ -38,7 +38,7 @@ def _demo_console(runtime: Runtime, port: int) -> Iterator[tuple[str, str]]:
     settings = runtime.settings
     with WebStore.open(settings.resolved_database_url, master_key_for(settings)) as users:
         users.add_user(DEMO_WEB_USER, WebRole.OPERATOR, password)
-    options = ConsoleOptions(health_interval_seconds=10.0, fleet_refresh_seconds=5)
+    options = ConsoleOptions(observe_interval_seconds=10.0, fleet_refresh_seconds=5)
     with ExitStack() as stack:
         try:
             url = stack.enter_context(serve_beside(runtime, port, options=options))

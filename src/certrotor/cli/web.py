@@ -103,18 +103,25 @@ def serve(
             "--insecure-http", help="Allow plain HTTP on a non-loopback address (behind a TLS proxy)."
         ),
     ] = False,
-    health_interval: Annotated[
-        float, typer.Option("--health-interval", min=5.0, help="Seconds between the console's health checks.")
-    ] = 60.0,
+    observe_interval: Annotated[
+        str,
+        typer.Option(
+            "--observe-interval",
+            help="Observe on NetSuite every credential nobody (e.g. the daemon) observed for this long "
+            "(0: never, leave it to the daemon), e.g. 15m.",
+        ),
+    ] = "15m",
 ) -> None:
     """Serve the web console on the same store as the CLI (127.0.0.1:8400 by default)."""
+    from certrotor.durations import parse_duration
     from certrotor.web.console import ConsoleOptions, open_console, plan_listening, serve_forever
 
+    every = parse_duration(observe_interval, allow_zero=True).total_seconds()
     plan = plan_listening(host, port, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http)
     with open_runtime(service=True) as runtime:
         web_console = open_console(
             runtime,
-            ConsoleOptions(secure_cookies=plan.tls_cert is not None, health_interval_seconds=health_interval),
+            ConsoleOptions(secure_cookies=plan.tls_cert is not None, observe_interval_seconds=every),
         )
         try:
             if not web_console.web_store.list_users():

@@ -20,11 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from certrotor.durations import format_duration
 from certrotor.errors import CertrotorError
 from certrotor.logging import get_logger
 from certrotor.services.runtime import Runtime
 from certrotor.store.web_users import WebStore, WebUser
-from certrotor.web.console.board import DEFAULT_INTERVAL_SECONDS, HealthBoard
+from certrotor.web.console.board import DEFAULT_INTERVAL_SECONDS, HealthBoard, describe_observer
 from certrotor.web.console.jobs import RotationJobs
 from certrotor.web.console.security import SECURITY_HEADERS, LoginThrottle
 from certrotor.web.console.sessions import (
@@ -50,7 +51,11 @@ class ConsoleOptions:
     secure_cookies: bool = False
     """Set the cookie's ``Secure`` flag (the console is served over TLS)."""
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS
-    health_interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+    observe_interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+    """Observe (into the store) every credential nobody observed for this long; 0: leave it to the daemon."""
+    stale_after: dt.timedelta | None = None
+    """A credential nobody observed for this long is WARN; ``None``: two observe intervals (health's
+    default when this console does not observe)."""
     fleet_refresh_seconds: int = 15
     share_link_lifetime: dt.timedelta = dt.timedelta(hours=24)
 
@@ -71,7 +76,11 @@ class Console:
     def __post_init__(self) -> None:
         key = load_session_key(self.runtime.settings.data_dir)
         self.codec = SessionCodec(key, idle_timeout=self.options.idle_timeout_seconds)
-        self.board = HealthBoard(self.runtime, interval=self.options.health_interval_seconds)
+        self.board = HealthBoard(
+            self.runtime,
+            interval=self.options.observe_interval_seconds,
+            stale_after=self.options.stale_after,
+        )
         self.jobs = RotationJobs(self.runtime, after=self._after_rotation)
         self.templates = Environment(
             loader=FileSystemLoader(PACKAGE_DIR / "templates"),
@@ -81,14 +90,16 @@ class Console:
         )
         self.templates.filters["when"] = format_when
         self.templates.filters["age"] = format_age
+        self.templates.filters["duration"] = format_duration
+        self.templates.filters["observer"] = describe_observer
         self.templates.filters["program"] = hook_program
 
     def _after_rotation(self, name: str) -> None:
-        """A rotation ended: judge the credential again so that pages show its new state."""
+        """A rotation ended: observe the credential's new certificate so that pages show its state."""
         try:
-            self.board.evaluate(self.runtime.store.get_credential(name))
+            self.board.check(self.runtime.store.get_credential(name))
         except CertrotorError as exc:
-            log.warning("console health evaluation failed", credential=name, error=exc.message)
+            log.warning("console observation failed", credential=name, error=exc.message)
 
     def start(self) -> None:
         self.board.start()

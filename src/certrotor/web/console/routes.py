@@ -13,10 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from certrotor.delivery import CERT_FILE, KEY_FILE, METADATA_FILE
 from certrotor.errors import CertrotorError, CredentialBusyError, LoginError, NotFoundError
-from certrotor.health_rules import HealthStatus
+from certrotor.health_rules import HealthReport, HealthStatus
 from certrotor.logging import scrub_text
 from certrotor.store import (
-    CertificateVersion,
     Credential,
     CredentialKind,
     EventOutcome,
@@ -32,7 +31,7 @@ from certrotor.web.console.app import (
     read_form,
     require_operator,
 )
-from certrotor.web.console.board import Evaluation
+from certrotor.web.console.board import Standing
 from certrotor.web.console.jobs import RotationJob
 from certrotor.web.console.sessions import ConsoleSession
 
@@ -47,7 +46,7 @@ _VERSION_STATES_SHOWN = (
     VersionState.PENDING,
 )
 _DONE_NOTICES = {
-    "check": "Checked just now (NetSuite's list and a token with the current certificate).",
+    "check": "Observed just now (NetSuite's list and a token with the current certificate).",
     "rotate": "Rotation started: its steps appear below as they happen.",
     "busy": "A rotation of this credential is already running.",
 }
@@ -162,33 +161,32 @@ async def _audit(
 
 @dataclass(frozen=True, slots=True)
 class FleetRow:
-    credential: Credential
-    evaluation: Evaluation
-    current: CertificateVersion | None
+    standing: Standing
+
+    @property
+    def credential(self) -> Credential:
+        return self.standing.credential
 
     @property
     def status(self) -> str:
-        return self.evaluation.report.status.value
+        return self.standing.report.status.value
 
     @property
     def reason(self) -> str:
-        reasons = self.evaluation.report.reasons
-        return reasons[0].message if reasons else self.evaluation.report.summary
+        reasons = self.standing.report.reasons
+        return reasons[0].message if reasons else self.standing.report.summary
 
     @property
     def expires_at(self) -> dt.datetime | None:
-        return self.current.not_after if self.current else None
+        return self.standing.report.expires_at
 
     @property
     def observed_at(self) -> dt.datetime | None:
-        return self.evaluation.evaluated_at if self.evaluation.remote else None
+        return self.standing.observed_at
 
 
 def _fleet(console: Console, status: str, account: str, sort: str) -> dict[str, Any]:
-    store = console.runtime.store
-    rows = []
-    for credential in store.list_credentials():
-        rows.append(FleetRow(credential, console.board.latest(credential), store.current_version(credential)))
+    rows = [FleetRow(standing) for standing in console.board.standings()]
     counts = {value: sum(1 for row in rows if row.status == value) for value in _STATUSES}
     accounts = sorted({row.credential.account_id for row in rows})
     shown = [
@@ -221,6 +219,7 @@ async def fleet(request: Request, status: str = "", account: str = "", sort: str
         sorts=_SORTS,
         statuses=_STATUSES,
         refresh_seconds=console.options.fleet_refresh_seconds,
+        stale_after=console.board.stale_after,
     )
 
 
@@ -256,7 +255,7 @@ def _credential_page_data(console: Console, name: str) -> dict[str, Any]:
         "credential": credential,
         "versions": versions,
         "retired": revoked[:5],
-        "evaluation": console.board.latest(credential),
+        "standing": console.board.standing(credential),
         "delivery": _delivery(console, credential),
         "events": store.events(credential, limit=25),
         "rotations": store.rotations(credential, limit=5),
@@ -288,10 +287,9 @@ async def rotate_now(request: Request, name: str) -> Response:
     return RedirectResponse(f"/credentials/{credential.name}?done=rotate", status_code=303)
 
 
-def _check(console: Console, name: str, actor: str) -> Evaluation:
+def _check(console: Console, name: str, actor: str) -> HealthReport:
     credential = _credential_or_404(console, name)
-    evaluation = console.board.evaluate(credential)
-    report = evaluation.report
+    report = console.board.check(credential, actor)
     console.runtime.store.record_event(
         credential,
         actor,
@@ -299,7 +297,7 @@ def _check(console: Console, name: str, actor: str) -> Evaluation:
         EventOutcome.OK if report.status is HealthStatus.OK else EventOutcome.ERROR,
         {"status": report.status.value, "reasons": [reason.code for reason in report.reasons]},
     )
-    return evaluation
+    return report
 
 
 @router.post("/credentials/{name}/check")
@@ -308,8 +306,8 @@ async def check_now(request: Request, name: str) -> Response:
     current_user(request)
     await read_form(request)
     user = require_operator(request)
-    evaluation = await run_in_threadpool(_check, console, name, user.actor)
-    return RedirectResponse(f"/credentials/{evaluation.report.name}?done=check", status_code=303)
+    report = await run_in_threadpool(_check, console, name, user.actor)
+    return RedirectResponse(f"/credentials/{report.name}?done=check", status_code=303)
 
 
 def _rotation_json(rotation: Rotation) -> dict[str, Any]:
