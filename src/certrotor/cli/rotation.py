@@ -401,9 +401,13 @@ def daemon(
 
     with open_runtime(service=True) as runtime, ExitStack() as web:
         if web_port is not None:
-            from certrotor.web.console import serve_beside
+            from certrotor.web.console import ConsoleOptions, serve_beside
 
-            url = web.enter_context(serve_beside(runtime, web_port))
+            # The daemon observes: the console reads its observations, stale after two of its intervals.
+            beside = ConsoleOptions(
+                observe_interval_seconds=0, stale_after=dt.timedelta(seconds=2 * every) if every else None
+            )
+            url = web.enter_context(serve_beside(runtime, web_port, options=beside))
             console.print(f"certrotor console on {url}", highlight=False)
         if broker_port is not None:
             from certrotor.broker.server import serve_beside as serve_broker_beside
