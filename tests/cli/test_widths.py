@@ -59,3 +59,24 @@ class TestTableWidths:
         lines = result.stdout.splitlines()
         assert any(f"│ {uploaded} │" in line for line in lines)
         assert {len(line) for line in lines} == {96}
+
+    def test_credential_list_keeps_the_current_certificate_id_whole(
+        self, cli: Cli, uploaded: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`credential list` in a 70-column terminal: the current certificate's ID on one line, whole."""
+        monkeypatch.setenv("COLUMNS", "70")
+
+        lines = cli("credential", "list").assert_ok().stdout.splitlines()
+
+        assert any(f"│ {uploaded} │" in line for line in lines)
+
+    def test_events_keep_the_certificate_id_whole(
+        self, cli: Cli, uploaded: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`events app1` in a 100-column terminal: the upload's certificate ID whole on its line."""
+        monkeypatch.setenv("COLUMNS", "100")
+
+        table = cli("events", "app1").assert_ok().stdout
+
+        assert uploaded in table
+        assert "…" not in table

@@ -4,19 +4,53 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-# Width: COLUMNS when set, else the terminal's, else 80 (Rich's rule, read at every print). No emoji
-# codes: a fingerprint's ":CD:" must stay text.
-console = Console(highlight=False, soft_wrap=True, emoji=False)
-error_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+class _EnvironWithoutColumns(Mapping[str, str]):
+    """``os.environ`` as Rich reads it, minus ``COLUMNS``: Rich would fix the width at start-up."""
+
+    def __getitem__(self, key: str) -> str:
+        if key == "COLUMNS":
+            raise KeyError(key)
+        return os.environ[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in os.environ if key != "COLUMNS")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Console(Console):
+    """Width: ``COLUMNS`` when set (read at every print), else the terminal's, else 80."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        found = super().size
+        columns = os.environ.get("COLUMNS", "")
+        if self._width is None and columns.isdigit() and int(columns) > 0:
+            return ConsoleDimensions(int(columns), found.height)
+        return found
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+# No emoji codes: a fingerprint's ":CD:" must stay text.
+console = _Console(highlight=False, soft_wrap=True, emoji=False, _environ=_EnvironWithoutColumns())
+error_console = _Console(
+    stderr=True, highlight=False, soft_wrap=True, emoji=False, _environ=_EnvironWithoutColumns()
+)
 
 _FOLDED_COLUMN_FLOOR = 4
 """Narrowest a wrapped column gets before a table is allowed to outgrow the terminal."""
@@ -115,6 +149,7 @@ class FleetProgress:
         """The credential now being worked on (shown in the bar)."""
         if self._bar is not None:
             self._bar.update(self._task, description=f"{self.verb} {name}")
+            self._bar.refresh()  # at once, not at the next tick: the bar names what runs now
 
     def done(self, *lines: str) -> None:
         """One credential finished: its lines (Rich markup) now, above the bar; the bar advances."""
@@ -124,3 +159,4 @@ class FleetProgress:
             self.out.print(line)
         if self._bar is not None:
             self._bar.advance(self._task)
+            self._bar.refresh()

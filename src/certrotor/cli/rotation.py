@@ -335,7 +335,7 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail: who did what, when, with which outcome."""
-    from rich.table import Table
+    from certrotor.cli.output import add_row, print_table, table
 
     with open_runtime() as runtime:
         store = runtime.store
@@ -356,11 +356,21 @@ def events(
             ]
         )
         return
-    table = Table("at", "credential", "actor", "action", "outcome", "detail")
+    # Details are wrapped here at spaces only, so that the IDs in them stay whole; the other columns
+    # wrap first.
+    trail = table("at", "credential", "actor", "action", "outcome", "detail", ids={"credential", "detail"})
     for e in rows:
-        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
-        table.add_row(format_time(e.at), e.credential_name or "-", e.actor, e.action, e.outcome.value, detail)
-    console.print(table)
+        pairs = (f"{k}={v}" for k, v in e.detail.items())
+        detail = "\n".join(line for pair in pairs for line in _wrap_at_spaces(pair))
+        when, who = format_time(e.at), e.credential_name or "-"
+        add_row(trail, when, who, e.actor, e.action, e.outcome.value, detail)
+    print_table(trail)
+
+
+def _wrap_at_spaces(text: str, width: int = 60) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def daemon(
