@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -18,9 +19,9 @@ from .conftest import Cli
 
 
 class _CountingHandler(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         self.requests.append(self.path)
         self.send_response(500)
         self.end_headers()
@@ -125,7 +126,7 @@ class TestPlainHttp:
         assert store_snapshot(data_dir) == before
 
     def test_an_insecure_account_is_shown_by_credential_show_and_health(self, cli: Cli) -> None:
-        """With --insecure the URL is accepted; `credential show` says insecure and health WARNs with the fix."""
+        """With --insecure the URL is accepted; `credential show` says insecure; health WARNs with a fix."""
         _add(cli, "lab", "3333333", "http://10.0.0.7:8080", "--insecure")
 
         shown = cli("credential", "show", "lab", "--json").assert_ok().json()
