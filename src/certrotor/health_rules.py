@@ -120,6 +120,8 @@ class HealthFacts:
     remote_state: RemoteState = "unknown"
     key_decryptable: bool = True
     foreign_certificate_ids: tuple[str, ...] = ()
+    pending_adoption_ids: tuple[str, ...] = ()
+    """Unknown certificates on NetSuite that may be this store's unrecorded upload of a pending version."""
     probe: ProbeResult | None = None
     """``None`` when no probe was asked for."""
     placeholder_detected: bool = False
@@ -406,6 +408,13 @@ def _other_reasons(facts: HealthFacts) -> list[HealthReason]:
                 HealthStatus.WARN, "foreign_certificate", message, _revoke_command(facts.name, certificate_id)
             )
         )
+    for certificate_id in facts.pending_adoption_ids:
+        message = (
+            f"Certificate {certificate_id} on NetSuite matches a pending version of this store: an "
+            "interrupted rotation uploaded it without recording it (pending adoption); the next "
+            "rotation adopts it."
+        )
+        reasons.append(HealthReason(HealthStatus.WARN, "pending_adoption", message, rotate))
     if facts.insecure_base_url is not None:
         message = (
             f"The account is marked insecure (base URL {facts.insecure_base_url}): TLS verification is "

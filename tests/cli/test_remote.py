@@ -132,8 +132,11 @@ class TestCertificateIdsBeginningWithDash:
         assert ids["one"] in cli("list", "one").assert_ok().stdout
         assert read_record(dash_emulator, fresh_token(cli, "one", secret_watch)).status_code == 200
 
-        assert cli("revoke", "one", ids["one"]).assert_ok().stdout == f"Successfully revoked {ids['one']}.\n"
-        assert cli("revoke", "two", "--", ids["two"]).assert_ok().stdout == (
+        assert (
+            cli("revoke", "one", ids["one"], "--force").assert_ok().stdout
+            == f"Successfully revoked {ids['one']}.\n"
+        )
+        assert cli("revoke", "two", "--force", "--", ids["two"]).assert_ok().stdout == (
             f"Successfully revoked {ids['two']}.\n"
         )
 

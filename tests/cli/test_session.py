@@ -138,7 +138,7 @@ class TestSession:
         assert plain.count("\n") == 1
         assert record_status(served, plain.strip()) == 200
 
-        revoked = cli("revoke", "app1", certificate_id).assert_ok()
+        revoked = cli("revoke", "app1", certificate_id, "--force").assert_ok()
         assert revoked.stdout == f"Successfully revoked {certificate_id}.\n"
         after = {item["certificate_id"]: item["revoked"] for item in cli("list", "app1", "--json").json()}
         assert after[certificate_id] is True
@@ -237,7 +237,7 @@ class TestNoSecretsInDiagnostics:
         answer = cli("token", "logged", "--json")
         secret_watch.add(answer.json()["access_token"])
         certificate_id = cli("credential", "list", "--json").json()[-1]["current_certificate_id"]
-        runs += [answer, cli("revoke", "logged", certificate_id), cli("token", "logged")]
+        runs += [answer, cli("revoke", "logged", certificate_id, "--force"), cli("token", "logged")]
 
         assert [run.exit_code for run in runs] == [0, 0, 0, 0, 0, 0, 1]
         logged = "".join(run.stderr for run in runs[1:-1])

@@ -17,7 +17,7 @@ from certrotor.errors import CredentialBusyError
 from certrotor.services.reconcile import reconcile
 from certrotor.services.runtime import endpoints_for
 from certrotor.store import Credential, VersionState
-from support.processes import ForkServer
+from support.processes import ForkServer, ProcessResult
 
 from ._support import ServiceWorld
 
@@ -180,3 +180,64 @@ class TestSharedIntegration:
         assert "foreign_certificate" not in codes
         assert health.returncode == 0, health.stdout
         assert [entry["status"] for entry in report["credentials"]] == ["OK"] * 20
+
+
+class TestPendingAdoption:
+    """An unrecorded upload of a pending version is the store's own: never foreign, never revoked lightly."""
+
+    def test_health_says_pending_adoption_and_revoke_asks_for_force(
+        self, world: ServiceWorld, fork_server: ForkServer, tmp_path: Path
+    ) -> None:
+        """Health WARNs "pending adoption" with `certrotor rotate` (not revoke); `revoke` of it, or of the
+        current certificate, is refused without --force and changes nothing; rotate then adopts it."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        current = world.store.current_version(credential)
+        assert current is not None
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        pending = world.store.add_version(
+            credential,
+            key,
+            crypto.build_self_signed_certificate(key, common_name="certrotor app1", validity_days=30),
+        )
+        uploaded = upload_behind_certrotors_back(world, credential, pending.certificate_pem)
+
+        def cli(*args: str) -> ProcessResult:
+            return fork_server.run(list(args), world.env(), tmp_path / "runs")
+
+        health = cli("health", "app1", "--json")
+        assert health.returncode == 1, health.stdout
+        [entry] = health.json()["credentials"]
+        assert [(r["code"], r["status"], r["message"], r["fix"]) for r in entry["reasons"]] == [
+            (
+                "pending_adoption",
+                "WARN",
+                f"Certificate {uploaded} on NetSuite matches a pending version of this store: an interrupted "
+                "rotation uploaded it without recording it (pending adoption); the next rotation adopts it.",
+                "certrotor rotate app1",
+            )
+        ]
+
+        remote = world.remote_certificates(credential.client_id)
+        refused = cli("revoke", "app1", uploaded)
+        assert (refused.returncode, refused.stderr.splitlines()) == (
+            1,
+            [
+                f"error: Certificate {uploaded} matches a pending version of 'app1': an interrupted "
+                "rotation uploaded it without recording it (pending adoption). Fix: run `certrotor rotate "
+                "app1`, which adopts it, or pass --force to revoke it anyway (`certrotor revoke app1 "
+                f"{uploaded} --force`)."
+            ],
+        )
+        refused = cli("revoke", "app1", current.certificate_id or "")
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(
+            f"error: Certificate {current.certificate_id} is the current certificate of 'app1': revoking it "
+            "stops every consumer and management call that uses it. Fix: rotate first"
+        )
+        assert world.remote_certificates(credential.client_id) == remote
+        assert world.store.get_version(pending.id) == pending
+
+        cli("rotate", "app1").ok()
+        assert world.store.get_version(pending.id).certificate_id == uploaded
+        assert world.uploads(credential.client_id) == 2

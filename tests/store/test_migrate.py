@@ -51,7 +51,7 @@ class TestMigrations:
         """env.py and the versions live in the package, so an installed wheel can migrate."""
         assert (MIGRATIONS_DIR / "env.py").is_file()
         assert list((MIGRATIONS_DIR / "versions").glob("r*.py"))
-        assert head_revision() == "0008"
+        assert head_revision() == "0009"
 
     def test_open_migrates_an_empty_database_to_head(self, empty_url, master_key) -> None:
         """Store.open creates every table and records the head revision."""

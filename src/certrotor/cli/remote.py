@@ -73,10 +73,16 @@ def revoke(
     name: NameArgument,
     certificate_id: Annotated[str, typer.Argument(metavar="CERT_ID", help="May begin with '-'.")],
     token: TokenOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Revoke even the current certificate, or one a rotation is putting in place."
+        ),
+    ] = False,
 ) -> None:
     """Revoke a certificate (POST .../certificates/{id}/revoke)."""
     with open_runtime(token) as runtime:
-        operations.revoke(runtime, name, certificate_id)
+        operations.revoke(runtime, name, certificate_id, force=force)
     console.print(f"Successfully revoked {certificate_id}.", markup=False)
 
 

@@ -71,6 +71,7 @@ def _facts(
         remote_state=cast(RemoteState, observation.remote_state) if observation else "unknown",
         key_decryptable=snapshot.key_decryptable,
         foreign_certificate_ids=observation.foreign_certificate_ids if observation else (),
+        pending_adoption_ids=observation.pending_adoption_ids if observation else (),
         probe=probe,
         placeholder_detected=observation.placeholder if observation else False,
         record_script_id=credential.record_script_id,

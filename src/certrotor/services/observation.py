@@ -21,7 +21,7 @@ from certrotor.errors import (
 from certrotor.logging import get_logger
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.management_auth import repair_command
-from certrotor.services.reconcile import unknown_certificates
+from certrotor.services.reconcile import sort_unknown
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, CredentialKind
 from certrotor.store import observations as stored
@@ -137,9 +137,9 @@ class _Observer:
         certificate_id = current.certificate_id if current else None
         state = "unknown"
         foreign: tuple[str, ...] = ()
+        pending: tuple[str, ...] = ()
         if items is not None:
-            unknown = unknown_certificates(self.runtime, credential, items)
-            foreign = tuple(item.certificate_id for item in unknown)
+            foreign, pending = sort_unknown(self.runtime, credential, items)
             if certificate_id is not None:
                 listed = next((i for i in items if i.certificate_id == certificate_id), None)
                 state = "missing" if listed is None else ("revoked" if listed.revoked else "active")
@@ -159,6 +159,7 @@ class _Observer:
             remote_state=state,
             certificate_id=certificate_id,
             foreign_certificate_ids=foreign,
+            pending_adoption_ids=pending,
             probe_ok=probe_ok,
             probe_error=probe_error,
             error=error,
@@ -212,6 +213,7 @@ class _Observer:
             remote_state=facts.state,
             certificate_id=subject_of(current),
             foreign_certificate_ids=facts.foreign_certificate_ids,
+            pending_adoption_ids=facts.pending_adoption_ids,
             placeholder=facts.placeholder,
             probe_ok=probe.ok if probe is not None else None,
             probe_error=probe.error if probe is not None else None,

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certrotor import crypto
+from certrotor.client.netsuite import NetSuiteClient
 from certrotor.errors import AlreadyExistsError, CertificateError, InputError, NotFoundError
 from certrotor.protocol.models import CertificateListItem, TokenResponse, UploadCertificateResponse
 from certrotor.scheduling import RenewalWindow, plan_next_rotation
+from certrotor.services.reconcile import sort_unknown
 from certrotor.services.rotation.delivery import check_delivery_target
 from certrotor.services.rotation.kinds import m2m_steps_for
 from certrotor.services.runtime import Runtime
@@ -173,19 +175,60 @@ def list_remote(runtime: Runtime, name: str) -> list[CertificateListItem]:
         return client.list_certificates()
 
 
-def revoke(runtime: Runtime, name: str, certificate_id: str) -> CertificateVersion | None:
-    """Revoke a certificate on NetSuite; the local version that carries that ID is marked revoked."""
+def revoke(
+    runtime: Runtime, name: str, certificate_id: str, *, force: bool = False
+) -> CertificateVersion | None:
+    """Revoke a certificate on NetSuite; the local version that carries that ID is marked revoked.
+
+    The current certificate, one a rotation is putting in place, and an unrecorded upload of a pending
+    version (pending adoption) are revoked only with ``force``.
+    """
     store = runtime.store
     credential = _m2m_credential(runtime, name)
     if not certificate_id.strip():
         raise InputError("The certificate ID is empty.", hint=f"see `certrotor list {name}` for the IDs.")
     local = store.version_by_certificate_id(credential, certificate_id)
     with runtime.client_for(credential) as client:
+        if not force:
+            _refuse_revoking_what_is_needed(runtime, credential, client, certificate_id, local)
         client.revoke_certificate(certificate_id)
     store.record_event(credential, ACTOR, "revoke", EventOutcome.OK, {"certificate_id": certificate_id})
     if local is not None and local.state is not VersionState.REVOKED:
         return store.set_version_state(local, VersionState.REVOKED)
     return local
+
+
+def _refuse_revoking_what_is_needed(
+    runtime: Runtime,
+    credential: Credential,
+    client: NetSuiteClient,
+    certificate_id: str,
+    local: CertificateVersion | None,
+) -> None:
+    """InputError naming ``--force`` when ``certificate_id`` is held by the current version, a version
+    a rotation is putting in place, or (by NetSuite's list) may be a pending version's upload."""
+    name = credential.name
+    force = f"pass --force to revoke it anyway (`certrotor revoke {name} {certificate_id} --force`)"
+    if local is not None and local.state is VersionState.CURRENT:
+        raise InputError(
+            f"Certificate {certificate_id} is the current certificate of {name!r}: revoking it stops "
+            "every consumer and management call that uses it.",
+            hint=f"rotate first (`certrotor rotate {name}`), or {force}.",
+        )
+    if local is not None and local.state in (VersionState.PENDING, VersionState.UPLOADED):
+        raise InputError(
+            f"Certificate {certificate_id} is the new certificate of {name!r} that a rotation is putting "
+            f"in place ({local.state.value}).",
+            hint=f"let the rotation finish (`certrotor rotate {name}`), or {force}.",
+        )
+    if local is None:
+        _foreign, pending = sort_unknown(runtime, credential, client.list_certificates())
+        if certificate_id in pending:
+            raise InputError(
+                f"Certificate {certificate_id} matches a pending version of {name!r}: an interrupted "
+                "rotation uploaded it without recording it (pending adoption).",
+                hint=f"run `certrotor rotate {name}`, which adopts it, or {force}.",
+            )
 
 
 def request_token(runtime: Runtime, name: str) -> TokenResponse:

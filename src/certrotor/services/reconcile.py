@@ -32,6 +32,8 @@ class ReconcileReport:
     """(version id, certificate ID) pairs adopted from the server."""
     foreign: tuple[str, ...] = ()
     """Active certificates of this (entity, role) that no version here knows."""
+    pending_adoption: tuple[str, ...] = ()
+    """Unknown certificates that may be a pending version's unrecorded upload (never foreign)."""
     current_remote_state: RemoteState = "unknown"
     remote_items: tuple[CertificateListItem, ...] = field(default=(), repr=False)
 
@@ -86,6 +88,21 @@ def could_be_upload_of(item: CertificateListItem, version: CertificateVersion) -
     return item.valid_from == version.not_before.date() and item.valid_until <= version.not_after.date()
 
 
+def sort_unknown(
+    runtime: Runtime, credential: Credential, items: list[CertificateListItem]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(foreign, pending adoption): the unknown certificates of the credential's (entity, role) that
+    match no pending version of this store, and those that may be such a version's unrecorded upload
+    (the next rotation adopts them; revoking one would waste it)."""
+    pending = runtime.store.pending_on_integration(credential)
+    foreign: list[str] = []
+    adoptable: list[str] = []
+    for item in unknown_certificates(runtime, credential, items):
+        matched = any(could_be_upload_of(item, version) for version in pending)
+        (adoptable if matched else foreign).append(item.certificate_id)
+    return tuple(foreign), tuple(adoptable)
+
+
 def adopt_unrecorded_uploads(
     runtime: Runtime, credential: Credential, items: list[CertificateListItem]
 ) -> list[tuple[str, str]]:
@@ -135,7 +152,7 @@ def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteCl
     items = client.list_certificates()
     adopted = adopt_unrecorded_uploads(runtime, credential, items)
     store = runtime.store
-    foreign = tuple(i.certificate_id for i in unknown_certificates(runtime, credential, items))
+    foreign, pending = sort_unknown(runtime, credential, items)
     current = store.current_version(credential)
     state: RemoteState = "unknown"
     if current is not None and current.certificate_id:
@@ -153,6 +170,7 @@ def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteCl
         credential=credential.name,
         adopted=tuple(adopted),
         foreign=foreign,
+        pending_adoption=pending,
         current_remote_state=state,
         remote_items=tuple(items),
     )

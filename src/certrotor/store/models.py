@@ -344,6 +344,8 @@ class ObservationRow(Base):
     certificate_id: Mapped[str | None] = mapped_column(String(128))
     """The current certificate (or record fingerprint's version) the state is about."""
     foreign_certificate_ids: Mapped[list[str]] = mapped_column(JSON)
+    pending_adoption_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    """Unknown certificates that may be a pending version's unrecorded upload (never foreign)."""
     placeholder: Mapped[bool] = mapped_column(Boolean, default=False)
     probe_ok: Mapped[bool | None] = mapped_column(Boolean)
     """``None`` when no token was asked for."""

@@ -39,6 +39,8 @@ class Observation:
     remote_state: str = "unknown"
     certificate_id: str | None = None
     foreign_certificate_ids: tuple[str, ...] = ()
+    pending_adoption_ids: tuple[str, ...] = ()
+    """Unknown certificates that may be a pending version's unrecorded upload (never foreign)."""
     placeholder: bool = False
     probe_ok: bool | None = None
     probe_error: str | None = None
@@ -70,6 +72,7 @@ def _to_observation(name: str, row: ObservationRow) -> Observation:
         remote_state=row.remote_state,
         certificate_id=row.certificate_id,
         foreign_certificate_ids=tuple(row.foreign_certificate_ids or ()),
+        pending_adoption_ids=tuple(row.pending_adoption_ids or ()),
         placeholder=row.placeholder,
         probe_ok=row.probe_ok,
         probe_error=row.probe_error,
@@ -125,6 +128,7 @@ def _save_once(store: Store, wanted: list[Observation]) -> int:
             row.remote_state = observation.remote_state
             row.certificate_id = observation.certificate_id
             row.foreign_certificate_ids = list(observation.foreign_certificate_ids)
+            row.pending_adoption_ids = list(observation.pending_adoption_ids)
             row.placeholder = observation.placeholder
             row.probe_ok = observation.probe_ok
             row.probe_error = observation.probe_error

@@ -358,6 +358,11 @@ class Store:
         with self._read() as session:
             return versions.certificate_ids_on_integration(session, credential)
 
+    def pending_on_integration(self, credential: CredentialRef) -> list[CertificateVersion]:
+        """Unrecorded pending versions of any credential of this store on ``credential``'s integration."""
+        with self._read() as session:
+            return versions.pending_on_integration(session, credential)
+
     def versions(
         self, credential: CredentialRef, *, states: Iterable[VersionState] | None = None
     ) -> list[CertificateVersion]:

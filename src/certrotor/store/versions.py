@@ -227,6 +227,24 @@ def certificate_ids_on_integration(session: Session, credential: CredentialRef) 
     return {certificate_id for certificate_id in session.scalars(query) if certificate_id}
 
 
+def pending_on_integration(session: Session, credential: CredentialRef) -> list[CertificateVersion]:
+    """Pending versions without a certificate ID of every credential of this store on ``credential``'s
+    integration: their uploads may be on NetSuite unrecorded (a crash, or a rotation in flight)."""
+    owner = credential_row(session, credential)
+    query = (
+        select(CertificateVersionRow)
+        .join(CredentialRow, CredentialRow.id == CertificateVersionRow.credential_fk)
+        .where(
+            CredentialRow.account_fk == owner.account_fk,
+            CredentialRow.client_id == owner.client_id,
+            CertificateVersionRow.state == VersionState.PENDING,
+            CertificateVersionRow.certificate_id.is_(None),
+        )
+        .order_by(CertificateVersionRow.created_at, CertificateVersionRow.id)
+    )
+    return [to_version(row) for row in session.scalars(query)]
+
+
 def current(session: Session, credential: CredentialRef) -> CertificateVersion | None:
     row = current_version_row(session, credential_row(session, credential).id)
     return None if row is None else to_version(row)

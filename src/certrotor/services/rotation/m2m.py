@@ -30,7 +30,7 @@ from certrotor.services.reconcile import (
     adopt_unrecorded_uploads,
     combination_items,
     reconcile,
-    unknown_certificates,
+    sort_unknown,
 )
 from certrotor.services.rotation.delivery import delivery_directory
 from certrotor.services.rotation.faults import REVOKE_OLD, UPLOAD_SENT, fault_point
@@ -357,11 +357,12 @@ class M2MSteps:
         """NetSuite's list (the current's state, foreign certificates) and, with ``probe``, a real token."""
         state: RemoteState = "unknown"
         foreign: tuple[str, ...] = ()
+        pending: tuple[str, ...] = ()
         probe_result: ProbeResult | None = None
         error: str | None = None
         if remote:
             try:
-                state, foreign = self._listed(current.certificate_id if current else None)
+                state, foreign, pending = self._listed(current.certificate_id if current else None)
             except CertrotorError as exc:
                 log.warning("remote health check failed", credential=self.credential.name, error=exc.message)
                 error = exc.message  # a failed remote check is never OK
@@ -369,19 +370,26 @@ class M2MSteps:
                     probe_result = ProbeResult.failed(f"listing certificates failed: {exc.message}")
         if probe and probe_result is None:
             probe_result = self._probe(current)
-        return RemoteFacts(state=state, foreign_certificate_ids=foreign, probe=probe_result, error=error)
+        return RemoteFacts(
+            state=state,
+            foreign_certificate_ids=foreign,
+            pending_adoption_ids=pending,
+            probe=probe_result,
+            error=error,
+        )
 
-    def _listed(self, certificate_id: str | None) -> tuple[RemoteState, tuple[str, ...]]:
-        """The current certificate's state on the server and unknown active certificates there."""
+    def _listed(self, certificate_id: str | None) -> tuple[RemoteState, tuple[str, ...], tuple[str, ...]]:
+        """The current certificate's state on the server, and its unknown active certificates there:
+        foreign ones and those pending adoption."""
         with self.runtime.client_for(self.credential) as client:
             items = client.list_certificates()
-        foreign = tuple(i.certificate_id for i in unknown_certificates(self.runtime, self.credential, items))
+        foreign, pending = sort_unknown(self.runtime, self.credential, items)
         if certificate_id is None:
-            return "unknown", foreign
+            return "unknown", foreign, pending
         listed = next((i for i in items if i.certificate_id == certificate_id), None)
         if listed is None:
-            return "missing", foreign
-        return ("revoked" if listed.revoked else "active"), foreign
+            return "missing", foreign, pending
+        return ("revoked" if listed.revoked else "active"), foreign, pending
 
     def _probe(self, current: CertificateVersion | None) -> ProbeResult:
         if current is None or current.certificate_id is None:

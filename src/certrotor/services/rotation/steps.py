@@ -43,6 +43,8 @@ class RemoteFacts:
 
     state: RemoteState = "unknown"
     foreign_certificate_ids: tuple[str, ...] = ()
+    pending_adoption_ids: tuple[str, ...] = ()
+    """Unknown certificates that may be a pending version's unrecorded upload (see reconcile)."""
     placeholder: bool = False
     probe: ProbeResult | None = None
     certificate_not_before: dt.datetime | None = None
