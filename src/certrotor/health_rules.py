@@ -134,6 +134,9 @@ class HealthFacts:
     """Why NetSuite could not be checked (network, 5xx, timeout); ``None`` when it was, or not asked."""
     management_fix: str | None = None
     """Set when no way to authenticate management calls works: the command that repairs it."""
+    token_fix: str | None = None
+    """Set when the current certificate expired and no management access works without it (no token,
+    no other certificate): the command that gives one, since a rotation cannot authenticate."""
     observed_at: dt.datetime | None = None
     """When the remote facts were gathered (``None``: never observed)."""
     stale_after: dt.timedelta | None = None
@@ -287,7 +290,15 @@ def _current_reasons(facts: HealthFacts) -> list[HealthReason]:
     label = _certificate_label(facts)
     if facts.current_not_after <= facts.now:
         message = f"The current {label} expired at {_when(facts.current_not_after)}."
-        reasons.append(HealthReason(crit, "expired", message, rotate))
+        fix = rotate
+        if facts.kind == "m2m" and (facts.token_fix or facts.management_fix):
+            # `rotate` would fail: its management calls would authenticate with this certificate.
+            message = message[:-1] + (
+                ": management calls cannot authenticate with an expired certificate, and no token or "
+                "other certificate is set up for them."
+            )
+            fix = facts.management_fix or facts.token_fix or rotate
+        reasons.append(HealthReason(crit, "expired", message, fix))
     if facts.kind == "record":
         script_id = facts.record_script_id or DEFAULT_RECORD_SCRIPT_ID
         if facts.remote_state == "missing":

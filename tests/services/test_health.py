@@ -13,9 +13,9 @@ from certrotor.crypto import KeySpec, utcnow
 from certrotor.health_rules import HealthStatus
 from certrotor.services import health, operations
 from certrotor.services.runtime import endpoints_for
-from certrotor.store import Credential
+from certrotor.store import Credential, VersionState
 from certrotor.store import observations as stored
-from support.processes import ForkServer
+from support.processes import ForkServer, ProcessResult
 
 from ._support import ServiceWorld
 
@@ -187,3 +187,58 @@ class TestObservations:
         with time_machine.travel(utcnow() + dt.timedelta(hours=1), tick=True):
             assert codes(world, "app1", remote=False) == (HealthStatus.WARN, ["observation_stale"])
         assert codes(world, "app1", remote=False) == (HealthStatus.OK, [])
+
+
+class TestExpiredCurrent:
+    """An expired current certificate cannot authenticate management calls: health and rotate say so."""
+
+    def test_health_and_rotate_name_a_token_or_login(
+        self, world: ServiceWorld, fork_server: ForkServer, tmp_path: Path
+    ) -> None:
+        """With no other management access, the fix is a token or `certrotor login`, not `rotate`."""
+        world.enrol("app1")
+        credential = world.store.get_credential("app1")
+        key = crypto.generate_private_key(KeySpec.EC_P256)
+        certificate = crypto.build_self_signed_certificate(
+            key,
+            common_name="certrotor app1",
+            validity_days=1,
+            not_before=utcnow() - dt.timedelta(days=3),
+        )
+        expired = world.store.add_version(credential, key, certificate, VersionState.UPLOADED)
+        expired = world.store.set_remote_certificate_id(expired, "expired-certificate-id")
+        world.store.activate(credential, expired.id)
+        for previous in world.store.versions(credential, states=[VersionState.PREVIOUS]):
+            world.store.set_version_state(previous, VersionState.REVOKED)
+
+        def cli(*args: str) -> ProcessResult:
+            return fork_server.run(list(args), world.env(), tmp_path / "runs")
+
+        versions = world.store.versions("app1")
+        uploads = world.uploads(credential.client_id)
+        expiry = f"{expired.not_after:%Y-%m-%d %H:%M:%S} UTC"
+        message = (
+            f"The current certificate expired-certificate-id expired at {expiry}: management calls cannot "
+            "authenticate with an expired certificate, and no token or other certificate is set up for them."
+        )
+
+        health = cli("health", "app1", "--offline", "--json")
+        rotated = cli("rotate", "app1")
+
+        assert health.returncode == 2
+        [entry] = health.json()["credentials"]
+        assert [(r["code"], r["message"], r["fix"]) for r in entry["reasons"]] == [
+            ("expired", message, "certrotor login app1  (or: certrotor credential set app1 --token TOKEN)")
+        ]
+        assert (rotated.returncode, rotated.stdout, rotated.stderr.splitlines()) == (
+            1,
+            "",
+            [
+                f"error: {message} Fix: give a bootstrap or management token (`certrotor credential set "
+                "app1 --token TOKEN`, or `certrotor rotate app1 --token TOKEN` once) or run `certrotor "
+                "login app1`."
+            ],
+        )
+        assert world.store.versions("app1") == versions
+        assert world.store.rotations("app1") == []
+        assert world.uploads(credential.client_id) == uploads

@@ -169,6 +169,15 @@ def _manual_or_emergency(runtime: Runtime, credential: Credential) -> tuple[Rota
 
     report = health_service.check_credential(runtime, credential)
     for finding in report.reasons:
+        if finding.code == "expired" and finding.fix != f"certrotor rotate {credential.name}":
+            # The expired certificate itself cannot authenticate the upload: a token can.
+            name = credential.name
+            raise NoManagementAccessError(
+                finding.message,
+                hint=f"give a bootstrap or management token (`certrotor credential set {name} --token "
+                f"TOKEN`, or `certrotor rotate {name} --token TOKEN` once) or run `certrotor login {name}`.",
+            )
+    for finding in report.reasons:
         if finding.code == "no_management_access":
             raise NoManagementAccessError(finding.message, hint=f"run `{finding.fix}`.")
     reason = health_service.emergency_reason(credential, report)
@@ -250,16 +259,16 @@ def _check_health(
     from certrotor.monitoring import apply_thresholds
     from certrotor.services import health as health_service
     from certrotor.store import RotationStep
-    from certrotor.store import observations as stored
 
     names = [name] if name else None
-    reports = health_service.check_all(runtime, names, remote=not offline, probe=probe, max_age=youngest)
+    fleet = health_service.check_fleet(runtime, names, remote=not offline, probe=probe, max_age=youngest)
     now = runtime.now()
-    reports = [apply_thresholds(report, now, thresholds) for report in reports]
+    reports = [apply_thresholds(report, now, thresholds) for report in fleet.reports]
     probes: dict[str, tuple[bool, str | None]] = {}
     steps: dict[str, str] = {}
-    for snapshot in stored.snapshots(runtime.store, names):
-        observed, credential = snapshot.observation, snapshot.credential
+    for snapshot in fleet.snapshots:  # read once by the check: the observations it used, live or stored
+        credential = snapshot.credential
+        observed = fleet.observations.get(credential.name)
         if probe and observed is not None and observed.probe_ok is not None:
             probes[credential.name] = (observed.probe_ok, observed.probe_error)
         if snapshot.rotation_open:

@@ -6,6 +6,7 @@ by :mod:`certrotor.health_rules`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import cast
 
 from certrotor.errors import NotFoundError
@@ -18,6 +19,7 @@ from certrotor.health_rules import (
     evaluate_health,
 )
 from certrotor.scheduling import RenewalWindow
+from certrotor.services.management_auth import repair_command
 from certrotor.services.observation import DEFAULT_OBSERVE_INTERVAL, ObserveLimits, observe, subject_of
 from certrotor.services.runtime import Runtime
 from certrotor.store import Credential, CredentialKind
@@ -32,12 +34,24 @@ DEAD_CODES = frozenset({"remote_revoked", "remote_missing", "remote_refused", "e
 RECORD_DEAD_CODES = frozenset({"record_replaced", "expired"})
 
 
+def _token_fix(runtime: Runtime, snapshot: HealthSnapshot, now: dt.datetime) -> str | None:
+    """For an expired current M2M certificate: the repairing command when no management access works
+    without it (looked at only then: the chain is read from the store, nothing is asked of NetSuite)."""
+    current, credential = snapshot.current, snapshot.credential
+    if credential.kind is CredentialKind.RECORD or current is None or current.not_after > now:
+        return None
+    if any(True for _ in runtime.access.candidates(credential)):
+        return None
+    return repair_command(credential.name)
+
+
 def _facts(
     snapshot: HealthSnapshot,
     observation: Observation | None,
     *,
     now: dt.datetime,
     stale_after: dt.timedelta | None,
+    token_fix: str | None = None,
 ) -> HealthFacts:
     credential, current = snapshot.credential, snapshot.current
     window_opens = None
@@ -79,10 +93,20 @@ def _facts(
         watch_warn_at=watch_warn_at,
         remote_error=observation.error if observation else None,
         management_fix=observation.management_fix if observation else None,
+        token_fix=token_fix,
         observed_at=observation.observed_at if observation else None,
         stale_after=stale_rule,
         insecure_base_url=None if credential.verify_tls else (credential.base_url or "(derived)"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FleetHealth:
+    """One health run: the reports, and the snapshots judged with the observations used (one read)."""
+
+    reports: list[HealthReport]
+    snapshots: list[HealthSnapshot]
+    observations: dict[str, Observation | None]
 
 
 def check_all(
@@ -96,6 +120,30 @@ def check_all(
     limits: ObserveLimits | None = None,
     observer: str = "health",
 ) -> list[HealthReport]:
+    """Judge each named (or every) credential (see :func:`check_fleet`)."""
+    return check_fleet(
+        runtime,
+        names,
+        remote=remote,
+        probe=probe,
+        max_age=max_age,
+        stale_after=stale_after,
+        limits=limits,
+        observer=observer,
+    ).reports
+
+
+def check_fleet(
+    runtime: Runtime,
+    names: list[str] | None = None,
+    *,
+    remote: bool = True,
+    probe: bool = False,
+    max_age: dt.timedelta | None = None,
+    stale_after: dt.timedelta | None = DEFAULT_STALE_AFTER,
+    limits: ObserveLimits | None = None,
+    observer: str = "health",
+) -> FleetHealth:
     """Judge each named (or every) credential.
 
     ``remote``: ask NetSuite now (concurrently, one list per integration), except for credentials
@@ -122,10 +170,19 @@ def check_all(
         observations.update(observe(runtime, live, probe=probe, limits=limits, observer=observer))
         rule = None if max_age is None else stale_after
         now = runtime.now()
-    return [
-        evaluate_health(_facts(s, observations.get(s.credential.name), now=now, stale_after=rule))
+    reports = [
+        evaluate_health(
+            _facts(
+                s,
+                observations.get(s.credential.name),
+                now=now,
+                stale_after=rule,
+                token_fix=_token_fix(runtime, s, now),
+            )
+        )
         for s in snapshots
     ]
+    return FleetHealth(reports, snapshots, observations)
 
 
 def _fresh(snapshot: HealthSnapshot, now: dt.datetime, max_age: dt.timedelta) -> bool:
@@ -168,7 +225,9 @@ def emergency_reason(credential: Credential, report: HealthReport) -> str | None
 __all__ = [
     "DEAD_CODES",
     "DEFAULT_STALE_AFTER",
+    "FleetHealth",
     "check_all",
     "check_credential",
+    "check_fleet",
     "emergency_reason",
 ]

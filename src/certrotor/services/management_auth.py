@@ -230,6 +230,13 @@ class ManagementAccess:
 
     def _no_access(self, credential: Credential, tried: list[str]) -> NoManagementAccessError:
         detail = "; ".join(tried) if tried else "it has no current certificate and no management token"
+        current = self._runtime.store.current_version(credential)
+        if not tried and current is not None and not current.is_valid_at(self._runtime.now()):
+            detail = (
+                f"its current certificate {current.certificate_id} expired at "
+                f"{current.not_after:%Y-%m-%d %H:%M:%S} UTC, and management calls cannot authenticate "
+                "with an expired certificate; it has no management token"
+            )
         return NoManagementAccessError(
             f"No way to authenticate certificate management for {credential.name!r}: {detail}.",
             hint=(
