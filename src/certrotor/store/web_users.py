@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import json
 import re
@@ -42,8 +43,15 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 _HASHER = PasswordHasher()
 """Argon2id with the library's current recommended memory and time costs."""
-_DUMMY_HASH = _HASHER.hash("certrotor: a password nobody has")
-"""Compared against when a user does not exist, so an unknown name costs as much as a wrong password."""
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when a user does not exist, so an unknown name costs as much as a wrong password.
+
+    Made on first use, not at import: a whole Argon2 hash (about 0.2 s) is no cost of every command.
+    """
+    return _HASHER.hash("certrotor: a password nobody has")
 
 
 class WebRole(enum.StrEnum):
@@ -267,7 +275,7 @@ class WebStore:
         """The user if ``password`` is theirs; ``None`` otherwise (an unknown name costs the same time)."""
         with self._read() as session:
             row = session.scalar(select(WebUserRow).where(WebUserRow.name == name))
-            stored_hash = row.password_hash if row is not None else _DUMMY_HASH
+            stored_hash = row.password_hash if row is not None else _dummy_hash()
             user = _user(row) if row is not None else None
         try:
             _HASHER.verify(stored_hash, password[:MAX_PASSWORD_LENGTH])
