@@ -6,7 +6,9 @@ import contextlib
 import io
 import json
 import os
+import pty
 import re
+import select
 import signal
 import sqlite3
 import subprocess
@@ -268,3 +270,61 @@ def cli_environment(data_dir: Path, config_file: Path) -> dict[str, str]:
         COLUMNS="200",
     )
     return env
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+@dataclass(frozen=True)
+class TerminalRun:
+    """A real ``certrotor`` process on a pseudo-terminal: what the terminal received, and stdout when
+    it went to a pipe instead."""
+
+    exit_code: int
+    terminal: str
+    """Everything written to the terminal, control sequences included."""
+    stdout: str
+
+    @property
+    def screen(self) -> list[str]:
+        """The terminal's text lines: control sequences removed, split at every carriage return."""
+        text = ANSI.sub("", self.terminal)
+        return [line.rstrip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+
+
+def run_in_terminal(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, *, pipe_stdout: bool = False
+) -> TerminalRun:
+    """``certrotor ARGS`` on a pseudo-terminal of 100 columns (stdin, stderr, and stdout unless
+    ``pipe_stdout``), read until the process closes it."""
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [*certrotor_command(), *args],
+        env={**env, "COLUMNS": "100", "TERM": "xterm", "NO_COLOR": "1"},
+        cwd=cwd,
+        stdin=secondary,
+        stdout=subprocess.PIPE if pipe_stdout else secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    pipe = process.stdout.fileno() if process.stdout is not None else None
+    received = {end: b"" for end in (primary, pipe) if end is not None}
+    open_ends = set(received)
+    deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
+    while open_ends and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(open_ends), [], [], 1.0)
+        for end in ready:
+            try:
+                chunk = os.read(end, 65536)
+            except OSError:  # the terminal closed with the process
+                chunk = b""
+            if chunk:
+                received[end] += chunk
+            else:
+                open_ends.discard(end)
+    os.close(primary)
+    if process.stdout is not None:
+        process.stdout.close()
+    code = process.wait(timeout=PROCESS_TIMEOUT_SECONDS)
+    piped = received[pipe] if pipe is not None else b""
+    return TerminalRun(code, received[primary].decode(), piped.decode())

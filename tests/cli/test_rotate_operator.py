@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
 import signal
 import sqlite3
@@ -16,10 +14,15 @@ import pytest
 
 from certrotor.emulator.testing import RunningEmulator
 
-from ._support import PROCESS_TIMEOUT_SECONDS, certrotor_command, run_process, store_snapshot
+from ._support import (
+    PROCESS_TIMEOUT_SECONDS,
+    certrotor_command,
+    run_in_terminal,
+    run_process,
+    store_snapshot,
+)
 from .conftest import Cli
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 
@@ -152,33 +155,6 @@ class TestCtrlC:
         assert resumed.stdout.startswith("app1: rotated new certificate ")
 
 
-def _run_in_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
-    """``certrotor ARGS`` on a pseudo-terminal of 100 columns: exit code and the screen's text lines."""
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen(
-        [*certrotor_command(), *args],
-        env={**env, "COLUMNS": "100", "TERM": "xterm", "NO_COLOR": "1"},
-        cwd=cwd,
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-    )
-    os.close(secondary)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(primary)
-    code = process.wait(timeout=PROCESS_TIMEOUT_SECONDS)
-    text = _ANSI.sub("", output.decode())
-    return code, [line.rstrip() for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
-
-
 class TestProgress:
     @pytest.fixture
     def three(self, cli: Cli, emulator: RunningEmulator) -> list[str]:
@@ -191,7 +167,8 @@ class TestProgress:
     ) -> None:
         """`rotate --all` on a terminal: a bar naming the credential with done/total and elapsed time,
         and each outcome line as it happens."""
-        code, screen = _run_in_terminal(["rotate", "--all"], cli_env, tmp_path)
+        run = run_in_terminal(["rotate", "--all"], cli_env, tmp_path)
+        code, screen = run.exit_code, run.screen
 
         assert code == 0, screen
         current = {c["name"]: c["current_certificate_id"] for c in cli("credential", "list", "--json").json()}
@@ -218,7 +195,8 @@ class TestProgress:
         self, three: list[str], cli_env: dict[str, str], tmp_path: Path
     ) -> None:
         """`rotate --all --json` on a terminal: the JSON document and no bar."""
-        code, screen = _run_in_terminal(["rotate", "--all", "--json"], cli_env, tmp_path)
+        run = run_in_terminal(["rotate", "--all", "--json"], cli_env, tmp_path)
+        code, screen = run.exit_code, run.screen
 
         assert code == 0
         outcomes = json.loads("\n".join(screen))

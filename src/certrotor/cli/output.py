@@ -151,12 +151,14 @@ class FleetProgress:
             self._bar.update(self._task, description=f"{self.verb} {name}")
             self._bar.refresh()  # at once, not at the next tick: the bar names what runs now
 
-    def done(self, *lines: str) -> None:
-        """One credential finished: its lines (Rich markup) now, above the bar; the bar advances."""
+    def done(self, *lines: str, next_name: str | None = None) -> None:
+        """One credential finished: its lines (Rich markup) now, above the bar; the bar advances (and
+        names ``next_name``, the credential now waited for, in the same frame)."""
         if self.quiet:
             return
         for line in lines:
             self.out.print(line)
         if self._bar is not None:
-            self._bar.advance(self._task)
+            named = {"description": f"{self.verb} {next_name}"} if next_name is not None else {}
+            self._bar.update(self._task, advance=1, **named)  # one update: no frame in between
             self._bar.refresh()

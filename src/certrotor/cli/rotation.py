@@ -6,8 +6,10 @@ and its metrics, tables) is imported inside that command, so that ``health`` sta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Annotated
 
@@ -224,8 +226,11 @@ def health(
             warn=parse_duration(warn) if warn is not None else None,
             crit=parse_duration(crit) if crit is not None else None,
         )
-        with open_runtime(check_master_key=False) as runtime:
-            checked = _check_health(runtime, name, probe, offline, youngest, thresholds)
+        with (
+            open_runtime(check_master_key=False) as runtime,
+            _health_progress(runtime, name, quiet=as_json or offline) as on_checked,
+        ):
+            checked = _check_health(runtime, name, probe, offline, youngest, thresholds, on_checked)
     except CertrotorError as exc:
         # Monitoring reads the first line and the exit code: the check itself could not run.
         if as_json:
@@ -255,13 +260,16 @@ def _check_health(
     offline: bool,
     youngest: dt.timedelta | None,
     thresholds: ExpiryThresholds,
+    on_checked: Callable[[str], None] | None = None,
 ) -> _Checked:
     from certrotor.monitoring import apply_thresholds
     from certrotor.services import health as health_service
     from certrotor.store import RotationStep
 
     names = [name] if name else None
-    fleet = health_service.check_fleet(runtime, names, remote=not offline, probe=probe, max_age=youngest)
+    fleet = health_service.check_fleet(
+        runtime, names, remote=not offline, probe=probe, max_age=youngest, on_checked=on_checked
+    )
     now = runtime.now()
     reports = [apply_thresholds(report, now, thresholds) for report in fleet.reports]
     probes: dict[str, tuple[bool, str | None]] = {}
@@ -276,6 +284,32 @@ def _check_health(
             if rotation is not None and rotation.step is not RotationStep.RETIRE:
                 steps[credential.name] = rotation.step.value
     return _Checked(reports, now, thresholds, probes, steps)
+
+
+@contextlib.contextmanager
+def _health_progress(
+    runtime: Runtime, name: str | None, *, quiet: bool
+) -> Iterator[Callable[[str], None] | None]:
+    """While the checks run on a terminal: a bar on stderr naming the first credential not yet checked,
+    removed before the summary is printed (stdout stays the plugin's output). Elsewhere: nothing."""
+    if quiet or not (console.is_terminal and error_console.is_terminal):
+        yield None
+        return
+    names = [name] if name else [credential.name for credential in runtime.store.list_credentials()]
+    finished: set[str] = set()
+    waiting = 0  # names[waiting] is the first credential not yet checked
+    with FleetProgress(len(names), verb="checking", out=error_console) as progress:
+        if names:
+            progress.working_on(names[0])
+
+        def on_checked(checked: str) -> None:
+            nonlocal waiting
+            finished.add(checked)
+            while waiting < len(names) and names[waiting] in finished:
+                waiting += 1
+            progress.done(next_name=names[waiting] if waiting < len(names) else None)
+
+        yield on_checked
 
 
 def _print_health(checked: _Checked, *, as_json: bool, verbose: bool, observed_ages: bool) -> None:

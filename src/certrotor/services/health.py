@@ -6,6 +6,7 @@ by :mod:`certrotor.health_rules`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -119,6 +120,7 @@ def check_all(
     stale_after: dt.timedelta | None = DEFAULT_STALE_AFTER,
     limits: ObserveLimits | None = None,
     observer: str = "health",
+    on_checked: Callable[[str], None] | None = None,
 ) -> list[HealthReport]:
     """Judge each named (or every) credential (see :func:`check_fleet`)."""
     return check_fleet(
@@ -130,6 +132,7 @@ def check_all(
         stale_after=stale_after,
         limits=limits,
         observer=observer,
+        on_checked=on_checked,
     ).reports
 
 
@@ -143,12 +146,15 @@ def check_fleet(
     stale_after: dt.timedelta | None = DEFAULT_STALE_AFTER,
     limits: ObserveLimits | None = None,
     observer: str = "health",
+    on_checked: Callable[[str], None] | None = None,
 ) -> FleetHealth:
     """Judge each named (or every) credential.
 
     ``remote``: ask NetSuite now (concurrently, one list per integration), except for credentials
     whose stored observation is younger than ``max_age``; every live answer is stored. Without
     ``remote`` the stored observations are the remote facts, and one older than ``stale_after`` is WARN.
+    ``on_checked(name)`` is called once per credential as its remote facts are in (at once for those
+    answered from the store, as its check finishes for one checked live): a front end's progress.
     """
     store = runtime.store
     snapshots = stored.snapshots(store, names)
@@ -161,13 +167,21 @@ def check_fleet(
     now = runtime.now()
     observations = {s.credential.name: s.observation for s in snapshots}
     rule = stale_after
+    live: list[Credential] = []
     if remote:
         live = [
             s.credential
             for s in snapshots
             if probe or max_age is None or not _fresh(s, now, max_age)
         ]
-        observations.update(observe(runtime, live, probe=probe, limits=limits, observer=observer))
+    if on_checked is not None:
+        checked_live = {credential.name for credential in live}
+        for name in (s.credential.name for s in snapshots if s.credential.name not in checked_live):
+            on_checked(name)
+    if remote:
+        observations.update(
+            observe(runtime, live, probe=probe, limits=limits, observer=observer, on_checked=on_checked)
+        )
         rule = None if max_age is None else stale_after
         now = runtime.now()
     reports = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -74,12 +74,22 @@ class _AccountGates:
 class _Observer:
     """One sweep: groups, runs and collects; ``observe`` below is its entry point."""
 
-    def __init__(self, runtime: Runtime, *, probe: bool, limits: ObserveLimits, observer: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        probe: bool,
+        limits: ObserveLimits,
+        observer: str,
+        on_checked: Callable[[str], None] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.probe = probe
         self.limits = limits
         self.observer = observer
         self.gates = _AccountGates(limits.per_account)
+        self.on_checked = on_checked
+        self._reporting = threading.Lock()
 
     def run(self, credentials: Sequence[Credential]) -> list[Observation]:
         integrations: dict[tuple[str, str | None, str], list[Credential]] = defaultdict(list)
@@ -103,8 +113,14 @@ class _Observer:
         """One integration's M2M credentials, or one record credential, inside its account's bound."""
         with self.gates.gate(group[0].account_id):
             if group[0].kind is CredentialKind.M2M:
-                return self._integration(group)
-            return [self._record(group[0])]
+                found = self._integration(group)
+            else:
+                found = [self._record(group[0])]
+        if self.on_checked is not None:
+            with self._reporting:  # one call at a time, whichever worker finished
+                for observation in found:
+                    self.on_checked(observation.credential)
+        return found
 
     # -- M2M: one list per integration ---------------------------------------------------------
 
@@ -232,9 +248,16 @@ def observe(
     limits: ObserveLimits | None = None,
     observer: str = "health",
     keep: bool = True,
+    on_checked: Callable[[str], None] | None = None,
 ) -> dict[str, Observation]:
-    """Ask NetSuite about ``credentials`` concurrently; each observation is kept in the store."""
-    sweep = _Observer(runtime, probe=probe, limits=limits or ObserveLimits(), observer=observer)
+    """Ask NetSuite about ``credentials`` concurrently; each observation is kept in the store.
+
+    ``on_checked(name)`` is called as each credential's check finishes (from the worker threads, one
+    call at a time): a front end's progress.
+    """
+    sweep = _Observer(
+        runtime, probe=probe, limits=limits or ObserveLimits(), observer=observer, on_checked=on_checked
+    )
     found = sweep.run(credentials)
     if keep and found:
         try:
