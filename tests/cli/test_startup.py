@@ -71,6 +71,24 @@ class TestStartup:
         assert "sqlalchemy" in modules
         assert "alembic" not in modules
 
+    def test_offline_health_and_credential_list_import_no_http_client(
+        self, cli_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """``health --offline`` and ``credential list`` ask NetSuite nothing, so httpx2 stays unloaded."""
+        add = ["credential", "add", "app1", "--account", "1234567", "--client-id", "client-1"]
+        add += ["--entity", "7", "--role", "3", "--base-url", "http://127.0.0.1:9"]
+        code, _, _ = _imported(add, cli_env, tmp_path)
+        assert code == 0
+        code, modules, stdout = _imported(["health", "--offline"], cli_env, tmp_path)
+        assert code in (0, 1, 2), stdout
+        assert "app1" in stdout
+        assert "sqlalchemy" in modules
+        assert "httpx2" not in modules
+        code, modules, stdout = _imported(["credential", "list", "--json"], cli_env, tmp_path)
+        assert code == 0
+        assert [entry["name"] for entry in json.loads(stdout)] == ["app1"]
+        assert "httpx2" not in modules
+
 
 class TestLazyCommands:
     def test_every_help_line_is_the_commands_own(self) -> None:

@@ -29,8 +29,6 @@ from certrotor.errors import InputError
 from certrotor.protocol.models import SCOPES
 from certrotor.protocol.records import DEFAULT_RECORD_ID, DEFAULT_RECORD_NAME, record_script_id
 from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
-from certrotor.services import operations, recovery
-from certrotor.services.rotation.delivery import check_delivery_target
 from certrotor.store import (
     AuthMode,
     Credential,
@@ -165,6 +163,8 @@ def add(
         record_name=record_name if kind == CredentialKind.RECORD else None,
         record_mode=None if mode is None else RecordMode(_enum(RecordMode, mode, "record mode")),
     )
+    from certrotor.services import operations  # the services (and HTTP client) only where used
+
     with open_runtime() as runtime:
         if spec.kind is CredentialKind.RECORD and key_file is None and cert_file is None:
             credential, added = operations.add_record_credential(runtime, spec)
@@ -453,6 +453,8 @@ def set_options(
         if base_url is not None:
             NetSuiteEndpoints.for_account(credential.account_id, base_url or None)  # refuse a bad URL first
         if deliver_to is not None:
+            from certrotor.services.rotation.delivery import check_delivery_target
+
             check_delivery_target(runtime, name, str(deliver_to))
         # The account as it will be, checked before anything is written.
         check_transport(
@@ -477,6 +479,8 @@ def set_options(
                 *(["insecure"] if insecure is not None else []),
             ]
         )
+        from certrotor.services import operations
+
         replanned = (
             operations.replan_rotation(runtime, credential)
             if operations.REPLANNING_SETTINGS.intersection(changes)
@@ -502,6 +506,8 @@ def recover(
     """After a lost master key: a new key pair uploaded with a token; the old certificates revoked."""
     # The explicit recovery may make a new master key file; no other command does for a sealed store.
     master_key_for(load_cli_settings(), recovering=True)
+    from certrotor.services import recovery
+
     with open_runtime(token, check_master_key=False) as runtime:
         result = recovery.recover(runtime, name)
     version = result.version

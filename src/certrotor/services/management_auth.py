@@ -16,10 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-import httpx2
-
-from certrotor.client.auth import BearerTokenAuth, M2MAuth
-from certrotor.client.netsuite import NetSuiteClient
 from certrotor.errors import (
     AuthenticationError,
     MasterKeyError,
@@ -33,6 +29,11 @@ from certrotor.protocol.urls import NetSuiteEndpoints
 from certrotor.store import AuthMode, CertificateVersion, Credential, VersionState
 
 if TYPE_CHECKING:
+    # The HTTP client is imported where a remote call is made: `health --offline` never loads it.
+    import httpx2
+
+    from certrotor.client.auth import M2MAuth
+    from certrotor.client.netsuite import NetSuiteClient
     from certrotor.services.runtime import Runtime
 
 log = get_logger(__name__)
@@ -100,6 +101,8 @@ class ManagementAccess:
             auth = self._auths.get(key)
         if auth is not None:
             return auth
+        from certrotor.client.auth import M2MAuth
+
         fresh = M2MAuth(
             token_url,
             credential.client_id,
@@ -206,6 +209,8 @@ class ManagementAccess:
     def _auth(self, candidate: Candidate, tried: list[str]) -> httpx2.Auth | None:
         """An auth for ``candidate``; a certificate must first obtain a token (reused afterwards)."""
         if candidate.token is not None:
+            from certrotor.client.auth import BearerTokenAuth
+
             return BearerTokenAuth(candidate.token)
         assert candidate.credential is not None
         assert candidate.version is not None

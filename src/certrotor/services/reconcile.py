@@ -9,14 +9,17 @@ certificate, else by the validity NetSuite keeps; the pending key then proves it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from certrotor.client.netsuite import NetSuiteClient
 from certrotor.crypto import fingerprint_sha256, load_certificate_pem
 from certrotor.errors import CertrotorError, TokenRequestError
 from certrotor.health_rules import RemoteState
 from certrotor.protocol.models import CertificateListItem
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential, EventOutcome, VersionState, default_owner
+
+if TYPE_CHECKING:
+    from certrotor.client.netsuite import NetSuiteClient
 
 ACTOR = "reconcile"
 RECONCILE_LEASE_SECONDS = 120.0

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx2
-
-from certrotor.client.auth import M2MAuth
-from certrotor.client.netsuite import NetSuiteClient
 from certrotor.config import Settings
 from certrotor.crypto import PrivateKey, utcnow
 from certrotor.errors import ConfigError
@@ -16,6 +13,13 @@ from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.services.management_auth import ManagementAccess
 from certrotor.store import CertificateVersion, Credential, Store
 from certrotor.store.sealed import master_key_for
+
+if TYPE_CHECKING:
+    # Imported where a remote call is made: commands that ask NetSuite nothing never load httpx2.
+    import httpx2
+
+    from certrotor.client.auth import M2MAuth
+    from certrotor.client.netsuite import NetSuiteClient
 
 
 def endpoints_for(credential: Credential) -> NetSuiteEndpoints:
@@ -72,6 +76,8 @@ class Runtime:
                 f"Certificate version {version.id} of {credential.name!r} was never uploaded.",
                 hint=f"run `certrotor upload {credential.name}` first.",
             )
+        from certrotor.client.auth import M2MAuth
+
         return M2MAuth(
             endpoints_for(credential).token_url,
             credential.client_id,
@@ -90,6 +96,8 @@ class Runtime:
 
     def client_for(self, credential: Credential, auth: httpx2.Auth | None = None) -> NetSuiteClient:
         """A client for ``credential``'s account; management auth unless ``auth`` is given."""
+        from certrotor.client.netsuite import NetSuiteClient
+
         return NetSuiteClient(
             endpoints_for(credential),
             client_id=credential.client_id,
@@ -100,6 +108,8 @@ class Runtime:
 
     def token_client(self, credential: Credential) -> NetSuiteClient:
         """A client for the token endpoint only (no management auth needed)."""
+        from certrotor.client.netsuite import NetSuiteClient
+
         return NetSuiteClient(
             endpoints_for(credential),
             client_id=credential.client_id,

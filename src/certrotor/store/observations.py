@@ -336,11 +336,12 @@ def _credentials(connection: Connection, names: Sequence[str] | None) -> list[Cr
     auth_ids = {row[18] for row in rows if row[18] is not None}
     auth_names: dict[int, str] = {}
     if auth_ids:
-        auth_names = dict(
-            connection.execute(
+        auth_names = {
+            row[0]: row[1]
+            for row in connection.execute(
                 select(CredentialRow.id, CredentialRow.name).where(CredentialRow.id.in_(auth_ids))
             )
-        )
+        }
     found = [
         Credential(
             id=row[0],
