@@ -12,6 +12,9 @@ from certrotor.emulator.testing import RunningEmulator, serve_emulator
 from support.postgres import PostgresServer, find_bin_dir, running_postgres
 from support.processes import ForkServer
 
+pytest_plugins = ["support.records"]
+"""The record fixtures (certrotor_env, runtime, records, credential, receiver_url) for every directory."""
+
 _SECRET_SHAPES = re.compile(r"PRIVATE KEY-----|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
 """A PEM private key, or a JWT (an access token or a client assertion)."""
 

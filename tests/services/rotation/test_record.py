@@ -14,7 +14,7 @@ from certrotor.services import health
 from certrotor.services.rotation import FAULT_POINT_ENV, Rotator
 from certrotor.services.runtime import Runtime
 from certrotor.store import RotationStep, RotationTrigger, VersionState
-from records._support import SCRIPT_ID, run_process
+from support.records import SCRIPT_ID, run_process
 
 DAEMON_ONCE = ["daemon", "--once", "--lease", "5", "--no-reconcile", "--interval", "0.1"]
 LEASE_WAIT_LIMIT_SECONDS = 15.0

@@ -28,8 +28,7 @@ from certrotor.services.rotation import Rotator
 from certrotor.services.runtime import Runtime
 from certrotor.store import RotationTrigger, VersionState
 from certrotor.web.receiver import create_receiver_app, running_receiver
-
-from ._support import (
+from support.records import (
     SCRIPT_ID,
     UNREACHABLE_RECEIVER,
     add_record_credential,

@@ -19,8 +19,7 @@ from certrotor.client.records import RecordClient
 from certrotor.crypto import KeySpec, build_self_signed_certificate, generate_private_key
 from certrotor.emulator.records_admin import RecordsAdmin
 from certrotor.emulator.testing import RunningEmulator
-
-from ._support import SCRIPT_ID, UNREACHABLE_RECEIVER, CliResult, certrotor_command, run_cli
+from support.records import SCRIPT_ID, UNREACHABLE_RECEIVER, CliResult, certrotor_command, run_cli
 
 SERVE_START_TIMEOUT_SECONDS = 60.0
 _LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)/netsuite\.pl")

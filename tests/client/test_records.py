@@ -30,8 +30,7 @@ from certrotor.errors import (
     RemoteUnavailableError,
 )
 from certrotor.protocol.urls import NetSuiteEndpoints
-
-from ._support import SCRIPT_ID
+from support.records import SCRIPT_ID
 
 
 @pytest.fixture

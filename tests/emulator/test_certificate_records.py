@@ -33,8 +33,7 @@ from certrotor.protocol.records import (
 )
 from certrotor.receiver import Verifier, verify_import_request
 from certrotor.web.receiver import create_receiver_app, running_receiver
-
-from ._support import SCRIPT_ID, UNREACHABLE_RECEIVER
+from support.records import SCRIPT_ID, UNREACHABLE_RECEIVER
 
 ADMIN = object()
 

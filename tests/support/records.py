@@ -1,4 +1,5 @@
-"""Helpers of the record tests: a record credential on the emulator, signed requests, the CLI."""
+"""The record tests' helpers and fixtures (a credential, a runtime, a live receiver, signed requests, the
+CLI); a pytest plugin registered once in tests/conftest.py, so every test directory reaches them."""
 
 from __future__ import annotations
 
@@ -7,22 +8,29 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from certrotor.cli.main import main
+from certrotor.config import load_settings
 from certrotor.crypto import utcnow
 from certrotor.emulator.records import import_fields
+from certrotor.emulator.records_admin import RecordsAdmin
 from certrotor.emulator.testing import RunningEmulator
+from certrotor.keyvault import MasterKey
 from certrotor.logging import reset_logging
 from certrotor.protocol.signed_import import IMPORT_PATH, SigningKey, signed_query
+from certrotor.receiver import Verifier
 from certrotor.services import operations
+from certrotor.services.records import record_verifiers
 from certrotor.services.runtime import Runtime
 from certrotor.store import AuthMode, CredentialKind, CredentialSpec, RecordMode
+from certrotor.web.receiver import create_receiver_app, running_receiver
 
 SCRIPT_ID = "custcertificate_oa_realtime"
 CREDENTIAL = "openair"
@@ -129,3 +137,52 @@ def run_process(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> subpr
         timeout=PROCESS_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+@pytest.fixture
+def certrotor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This test's certrotor settings (data directory, master key, no config file), also for subprocesses."""
+    for name in [name for name in os.environ if name.startswith("CERTROTOR_")]:
+        monkeypatch.delenv(name)
+    env = {
+        "CERTROTOR_DATA_DIR": str(tmp_path / "data"),
+        "CERTROTOR_CONFIG": str(tmp_path / "no-config.toml"),
+        "CERTROTOR_MASTER_KEY": MasterKey.generate().to_base64url(),
+        "CERTROTOR_LOG_FORMAT": "json",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def runtime(certrotor_env: dict[str, str]) -> Iterator[Runtime]:
+    """The services' runtime over this test's store (a real SQLite file)."""
+    opened = Runtime(load_settings())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def records(emulator: RunningEmulator) -> RecordsAdmin:
+    """The emulator's record controls (NetSuite UI deletions, signed import requests)."""
+    return RecordsAdmin(emulator)
+
+
+@pytest.fixture
+def credential(runtime: Runtime, emulator: RunningEmulator) -> str:
+    """A record credential for custcertificate_oa_realtime (EC P-256, one hour of grace)."""
+    return add_record_credential(runtime, emulator)
+
+
+@pytest.fixture
+def receiver_url(runtime: Runtime, credential: str) -> Iterator[str]:
+    """certrotor's receiver for the credential, on uvicorn on a free loopback port."""
+
+    def verifiers() -> list[Verifier]:
+        return record_verifiers(runtime.store, runtime.store.get_credential(credential))
+
+    with running_receiver(create_receiver_app(verifiers, name=credential)) as url:
+        yield url
