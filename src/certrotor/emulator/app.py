@@ -12,6 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certrotor.emulator.config import EmulatorConfig
 from certrotor.emulator.middleware import (
@@ -40,6 +43,7 @@ from certrotor.emulator.routes import (
 from certrotor.emulator.runtime import EmulatorRuntime
 from certrotor.emulator.state import EmulatorState
 from certrotor.errors import AlreadyExistsError, CertrotorError, NotFoundError
+from certrotor.protocol.urls import TOKEN_PATH
 
 ROUTERS = (
     token.router,
@@ -112,10 +116,30 @@ async def _on_unexpected(request: Request, error: Exception) -> Response:
     return _netsuite_error(500, UNEXPECTED_ERROR, "An unexpected error occurred in the emulator.")
 
 
+class EmulatorApp(FastAPI):
+    """FastAPI with token requests (``POST`` to the token endpoint) answered before it routes: through
+    the same middleware and error handler, by :class:`~certrotor.emulator.routes.token.TokenRequestApp`,
+    with the same answers. Every other request, and the OpenAPI document, is FastAPI's."""
+
+    token_requests: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.token_requests is not None
+            and scope["type"] == "http"
+            and scope["path"] == TOKEN_PATH
+            and scope["method"] == "POST"
+        ):
+            scope["app"] = self
+            await self.token_requests(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> FastAPI:
     """A NetSuite-compatible ASGI app over ``state``; ``config`` may later change at runtime."""
     runtime = EmulatorRuntime(state, config or EmulatorConfig())
-    app = FastAPI(
+    app = EmulatorApp(
         title="certrotor NetSuite emulator",
         version=EMULATOR_VERSION,
         description=OPENAPI_DESCRIPTION,
@@ -137,6 +161,16 @@ def create_app(state: EmulatorState, config: EmulatorConfig | None = None) -> Fa
     app.add_middleware(FaultInjectionMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, runtime=runtime)
     app.add_middleware(AnswerStyleMiddleware, runtime=runtime)
+    # The same layers, in the same order, with the same exception handlers, around the token
+    # requests' own app as Starlette builds around the router.
+    handlers = {
+        kind: handler for kind, handler in app.exception_handlers.items() if kind not in (500, Exception)
+    }
+    answered: ASGIApp = ExceptionMiddleware(token.TokenRequestApp(runtime), handlers=handlers)
+    answered = FaultInjectionMiddleware(answered, runtime=runtime)
+    answered = BodyLimitMiddleware(answered, runtime=runtime)
+    answered = AnswerStyleMiddleware(answered, runtime=runtime)
+    app.token_requests = ServerErrorMiddleware(answered, handler=_on_unexpected)
     return app
 
 

@@ -12,13 +12,15 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import json
 import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
@@ -123,13 +125,18 @@ def _audiences(value: object) -> list[str]:
 
 def audience_accepted(aud: object, candidates: Iterable[str], *, rule: AudienceRule) -> bool:
     """``strict``: one ``aud`` is a candidate URL. ``lenient``: one contains a candidate URL."""
-    accepted = {normalize_url(url) for url in candidates}
+    accepted = _normalized_urls(tuple(candidates))
     for value in _audiences(aud):
         if rule == "strict" and normalize_url(value) in accepted:
             return True
         if rule == "lenient" and any(url.lower() in value.lower() for url in accepted):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized_urls(urls: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalize_url(url) for url in urls)
 
 
 def normalize_url(url: str) -> str:
@@ -181,10 +188,12 @@ def verify_client_assertion(
     issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise _invalid_client("The client assertion has no iss claim; set it to the client ID.")
-    integration = state.tenants.find_integration(issuer)
+    # One look at the file's data_version serves both lookups.
+    version = state.database.data_version()
+    integration = state.tenants.find_integration(issuer, version=version)
     if integration is None:
         raise _invalid_client(f"No integration record has the client ID {issuer!r} (iss).")
-    certificate = state.certificates.find(kid)
+    certificate = state.certificates.find(kid, version=version)
     if certificate is None or certificate.integration.client_id != issuer:
         raise _invalid_client(f"No certificate with ID {kid!r} (kid) belongs to the integration {issuer!r}.")
     key = _public_jwk(certificate, algorithm)
@@ -285,7 +294,10 @@ class TokenIssuer:
         self._state = state
         _row_kid, created_at, private_key = state.grants.signing_key_info()
         self.key_created_at = created_at
-        self._private = RSAKey.import_key(private_key)
+        # Tokens are signed with the key object itself (RS256 is PKCS#1 v1.5 with SHA-256), each
+        # company's header segment encoded once; bearer tokens are checked through joserfc.
+        self._signing_key = private_key
+        self._header_segments: dict[str, bytes] = {}
         self._public = RSAKey.import_key(private_key.public_key())
 
     def kid_for(self, company_id: str) -> str:
@@ -318,13 +330,22 @@ class TokenIssuer:
             "iat": int(issued.timestamp()),
             "jti": jti,
         }
-        kid = self.kid_for(integration.account.company_id)
-        header = {"kid": kid, "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
-        token = jwt.encode(header, claims, self._private, algorithms=[ACCESS_TOKEN_ALGORITHM])
+        token = self._sign(integration.account.company_id, claims)
         self._state.grants.store_issued_token(
             jti=jti, kind=kind, grant=grant, issued_at=issued, expires_at=expires, counter=counter
         )
         return AccessToken(token=token, jti=jti, expires_in=lifetime_seconds)
+
+    def _sign(self, company_id: str, claims: dict[str, Any]) -> str:
+        """The compact JWS of ``claims`` under Oracle's header for ``company_id``."""
+        header_segment = self._header_segments.get(company_id)
+        if header_segment is None:
+            header = {"kid": self.kid_for(company_id), "typ": "JWT", "alg": ACCESS_TOKEN_ALGORITHM}
+            header_segment = _json_segment(header)
+            self._header_segments[company_id] = header_segment
+        signing_input = header_segment + b"." + _json_segment(claims)
+        signature = self._signing_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode("ascii")
 
     def verify_bearer(self, authorization: str | None, *, now: dt.datetime | None = None) -> IssuedToken:
         """The token an ``Authorization: Bearer`` header carries, or a 401 ``INVALID_LOGIN``."""
@@ -364,6 +385,12 @@ class TokenIssuer:
                 for company in self._state.tenants.company_ids()
             ]
         }
+
+
+def _json_segment(value: dict[str, Any]) -> bytes:
+    """A JWS segment: compact JSON, base64url without padding."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode("ascii")).rstrip(b"=")
 
 
 def pkce_s256(code_verifier: str) -> str:

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from certrotor.crypto import utcnow
-from certrotor.emulator.state import EmulatorState, NewCertificate, new_certificate_id, new_client_id
+from certrotor.emulator.state import (
+    EmulatorState,
+    NewCertificate,
+    TokenGrant,
+    new_certificate_id,
+    new_client_id,
+)
 from certrotor.emulator.tenant import ensure_demo_tenant
 from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
 
@@ -148,3 +154,46 @@ class TestReplayMemory:
         for thread in threads:
             thread.join(timeout=10)
         assert sorted(results) == [False] * 7 + [True]
+
+
+class TestWriteBehind:
+    def test_spent_assertions_tokens_and_counts_reach_the_file(self, tmp_path: Path) -> None:
+        """Spent keys (a re-spent one with its later expiry), issued tokens and grant counts written
+        behind are what another emulator over the same file reads."""
+        now = utcnow()
+        later = now + dt.timedelta(minutes=6)
+        first = EmulatorState.open(tmp_path / "state.db")
+        try:
+            tenant = ensure_demo_tenant(first)
+            integration = first.tenants.find_integration(tenant.client_id)
+            entity = first.tenants.find_entity(tenant.account_id, tenant.entity_id)
+            role = first.tenants.find_role(tenant.account_id, tenant.role_id)
+            assert integration is not None
+            assert entity is not None
+            assert role is not None
+            grant = TokenGrant(integration=integration, entity=entity, role=role, scopes=("restlets",))
+            assert first.grants.consume_assertion("a", expires_at=now + dt.timedelta(minutes=5), now=now)
+            first.database.flush()
+            assert first.grants.consume_assertion("a", expires_at=later + dt.timedelta(minutes=5), now=later)
+            assert first.grants.consume_assertion("b", expires_at=later + dt.timedelta(minutes=5), now=later)
+            for jti in ("t1", "t2"):
+                first.grants.store_issued_token(
+                    jti=jti,
+                    kind="access",
+                    grant=grant,
+                    issued_at=now,
+                    expires_at=later,
+                    counter="client_credentials",
+                )
+        finally:
+            first.close()
+        second = EmulatorState.open(tmp_path / "state.db")
+        try:
+            for key in ("a", "b"):
+                assert not second.grants.consume_assertion(key, expires_at=later, now=later)
+            token = second.grants.find_token("t2")
+            assert token is not None
+            assert (token.grant.scopes, token.expires_at, token.revoked) == (("restlets",), later, False)
+            assert second.counters.all()["token_grants"] == {"client_credentials": 2}
+        finally:
+            second.close()

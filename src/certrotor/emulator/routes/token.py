@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import secrets
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from certrotor.crypto import utcnow
 from certrotor.emulator.problems import OAuthRefusalError
@@ -87,19 +89,25 @@ def token_audiences(
     """Where an assertion's ``aud`` may point: this server, and the account's NetSuite hosts."""
 
     def audiences(integration: IntegrationInfo) -> list[str]:
-        netsuite = NetSuiteEndpoints.for_account(integration.account.account_id)
-        label = account_host_label(integration.account.account_id)
-        urls = [
-            request_base_url.rstrip("/") + TOKEN_PATH,
-            netsuite.token_url,
-            netsuite.api_base + TOKEN_PATH,
-            f"https://{label}.app.netsuite.com{TOKEN_PATH}",
-        ]
-        if public_base_url:
-            urls.append(public_base_url.rstrip("/") + TOKEN_PATH)
-        return urls
+        return list(_audience_urls(request_base_url, public_base_url, integration.account.account_id))
 
     return audiences
+
+
+@functools.lru_cache(maxsize=1024)
+def _audience_urls(request_base_url: str, public_base_url: str | None, account_id: str) -> tuple[str, ...]:
+    """The token URLs an assertion for ``account_id`` may name (worked out once per base URL)."""
+    netsuite = NetSuiteEndpoints.for_account(account_id)
+    label = account_host_label(account_id)
+    urls = [
+        request_base_url.rstrip("/") + TOKEN_PATH,
+        netsuite.token_url,
+        netsuite.api_base + TOKEN_PATH,
+        f"https://{label}.app.netsuite.com{TOKEN_PATH}",
+    ]
+    if public_base_url:
+        urls.append(public_base_url.rstrip("/") + TOKEN_PATH)
+    return tuple(urls)
 
 
 def _basic_client_id(authorization: str | None) -> str | None:
@@ -234,20 +242,67 @@ class TokenGrants:
     },
 )
 async def token_endpoint(request: Request) -> Response:
-    runtime = get_runtime(request)
-    body = await request.body()
-    grants = TokenGrants(runtime)
+    # Served by TokenRequestApp before FastAPI routes anything (see app.EmulatorApp); this route
+    # describes the endpoint in the OpenAPI document and answers alike if reached.
+    return answer_token_request(
+        get_runtime(request),
+        await request.body(),
+        content_type=request.headers.get("content-type"),
+        authorization=request.headers.get("authorization"),
+        base_url=str(request.base_url),
+    )
+
+
+def answer_token_request(
+    runtime: EmulatorRuntime,
+    body: bytes,
+    *,
+    content_type: str | None,
+    authorization: str | None,
+    base_url: str,
+) -> Response:
+    """The answer to one token request: a token (``Cache-Control: no-store``) or an RFC 6749 error."""
     # Answered on the event loop: a grant is CPU work of well under a millisecond (lookups are
     # cached, writes deferred), less than a hop to the thread pool costs.
     try:
-        form = parse_token_form(body, request.headers.get("content-type"))
-        answer = grants.answer(
-            form, base_url=str(request.base_url), authorization=request.headers.get("authorization")
-        )
+        form = parse_token_form(body, content_type)
+        answer = TokenGrants(runtime).answer(form, base_url=base_url, authorization=authorization)
     except OAuthRefusalError as refusal:
         runtime.state.counters.increment("token_refusals", refusal.error)
         return refusal.response()
     return JSONResponse(answer, headers=NO_STORE)
+
+
+class TokenRequestApp:
+    """``POST`` to the token endpoint as a plain ASGI app: the body, two headers and the base URL
+    read straight from the scope, no routing, dependency solving or validation on the way."""
+
+    def __init__(self, runtime: EmulatorRuntime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away: nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        content_type = authorization = None
+        for name, value in scope["headers"]:
+            if name == b"content-type" and content_type is None:
+                content_type = value.decode("latin-1")
+            elif name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+        response = answer_token_request(
+            self.runtime,
+            b"".join(chunks),
+            content_type=content_type,
+            authorization=authorization,
+            base_url=str(Request(scope).base_url),
+        )
+        await response(scope, receive, send)
 
 
 @router.get(JWKS_PATH, summary="Public keys of the access tokens (JWK set)")

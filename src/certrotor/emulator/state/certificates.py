@@ -178,9 +178,10 @@ class Certificates:
             rows = session.scalars(select(_CertificateRow).order_by(_CertificateRow.pk))
             return [_stored(session, row) for row in rows]
 
-    def find(self, certificate_id: str) -> StoredCertificate | None:
-        """The certificate (read once until the next commit: every token request asks)."""
-        return self._found.get(certificate_id, lambda: self._load(certificate_id))
+    def find(self, certificate_id: str, *, version: int | None = None) -> StoredCertificate | None:
+        """The certificate (read once until the next commit: every token request asks); ``version``
+        as :meth:`ReadCache.get` takes it."""
+        return self._found.get(certificate_id, lambda: self._load(certificate_id), version=version)
 
     def _load(self, certificate_id: str) -> StoredCertificate | None:
         with self._database.transaction() as session:

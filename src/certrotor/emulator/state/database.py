@@ -195,8 +195,11 @@ class ReadCache(Generic[K, V]):
         self._values: dict[K, V] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        version = self._database.data_version()
+    def get(self, key: K, load: Callable[[], V], *, version: int | None = None) -> V:
+        """The value of ``key``; ``version`` is a :meth:`Database.data_version` the caller just read
+        (one check serves every lookup of a request), else it is read here."""
+        if version is None:
+            version = self._database.data_version()
         with self._lock:
             if version != self._version:
                 self._values.clear()

@@ -220,9 +220,10 @@ class Tenants:
             session.flush()
             return integration_info(session, row)
 
-    def find_integration(self, client_id: str) -> IntegrationInfo | None:
-        """The integration (read once until the next commit: every token request asks)."""
-        return self._integrations.get(client_id, lambda: self._load_integration(client_id))
+    def find_integration(self, client_id: str, *, version: int | None = None) -> IntegrationInfo | None:
+        """The integration (read once until the next commit: every token request asks); ``version``
+        as :meth:`ReadCache.get` takes it."""
+        return self._integrations.get(client_id, lambda: self._load_integration(client_id), version=version)
 
     def _load_integration(self, client_id: str) -> IntegrationInfo | None:
         with self._database.transaction() as session:
