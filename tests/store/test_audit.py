@@ -19,8 +19,8 @@ class TestEventLog:
     def test_record_and_list(self, store) -> None:
         """Events come back newest first with their credential name and scrubbed detail."""
         credential = store.add_credential(make_spec())
-        first = store.record_event(credential, "daemon:host:1", "rotation.start", EventOutcome.INFO, {})
-        second = store.record_event(
+        first = store.append_event(credential, "daemon:host:1", "rotation.start", EventOutcome.INFO, {})
+        second = store.append_event(
             "orders", "daemon:host:1", "rotation.upload", "ok", {"certificate_id": "-x", "token": "t"}
         )
         assert second.credential_name == "orders"
@@ -32,8 +32,8 @@ class TestEventLog:
     def test_global_events(self, store) -> None:
         """Events without a credential are listed with everything."""
         store.add_credential(make_spec())
-        store.record_event("orders", "cli", "credential.add", "ok")
-        global_event = store.record_event(None, "daemon", "daemon.start", "info", {"pid": 1})
+        store.append_event("orders", "cli", "credential.add", "ok")
+        global_event = store.append_event(None, "daemon", "daemon.start", "info", {"pid": 1})
         assert global_event.credential_id is None
         assert [e.action for e in store.events()] == ["daemon.start", "credential.add"]
         assert store.events("orders")[0].action == "credential.add"
@@ -45,7 +45,7 @@ class TestEventLog:
     def test_bad_events_are_refused(self, store, actor, action, outcome) -> None:
         """Empty or oversized actor and action, and unknown outcomes, raise InputError."""
         with pytest.raises(InputError):
-            store.record_event(None, actor, action, outcome)
+            store.append_event(None, actor, action, outcome)
         assert store.events() == []
 
     def test_unknown_credential(self, store) -> None:
@@ -53,35 +53,35 @@ class TestEventLog:
         with pytest.raises(NotFoundError):
             store.events("nope")
         with pytest.raises(NotFoundError):
-            store.record_event("nope", "cli", "x", "ok")
+            store.append_event("nope", "cli", "x", "ok")
 
     def test_removed_credentials_can_still_be_audited(self, store) -> None:
         """An event about a credential removed a moment ago is recorded against its row."""
         credential = store.add_credential(make_spec())
         store.remove_credential("orders")
-        by_record = store.record_event(credential, "cli", "credential.remove", "ok")
-        by_name = store.record_event("orders", "cli", "credential.remove", "info")
+        by_record = store.append_event(credential, "cli", "credential.remove", "ok")
+        by_name = store.append_event("orders", "cli", "credential.remove", "info")
         assert by_record.credential_id == by_name.credential_id == credential.id
         replacement = store.add_credential(make_spec())
-        assert store.record_event("orders", "cli", "x", "ok").credential_id == replacement.id
+        assert store.append_event("orders", "cli", "x", "ok").credential_id == replacement.id
 
     def test_api_offers_no_way_to_change_events(self) -> None:
         """The Store has no public method that updates or deletes events."""
         names = {name for name in dir(Store) if "event" in name and not name.startswith("_")}
-        assert names == {"record_event", "events"}
+        assert names == {"append_event", "events"}
 
 
 class TestAppendOnly:
     def test_update_refused_by_the_database(self, store) -> None:
         """A raw UPDATE of an event fails in the database, and the row is unchanged."""
-        event = store.record_event(None, "cli", "x", "ok", {"n": 1})
+        event = store.append_event(None, "cli", "x", "ok", {"n": 1})
         with pytest.raises(DBAPIError, match="append-only"), store._engine.begin() as connection:
             connection.execute(text("UPDATE events SET actor = 'forger'"))
         assert store.events() == [event]
 
     def test_delete_refused_by_the_database(self, store) -> None:
         """A raw DELETE of an event fails in the database, and the row stays."""
-        event = store.record_event(None, "cli", "x", "ok")
+        event = store.append_event(None, "cli", "x", "ok")
         with pytest.raises(DBAPIError, match="append-only"), store._engine.begin() as connection:
             connection.execute(text("DELETE FROM events"))
         assert store.events() == [event]
@@ -90,7 +90,7 @@ class TestAppendOnly:
     def test_truncate_refused_on_postgresql(self, clean_postgres_url, master_key) -> None:
         """On PostgreSQL even TRUNCATE of the audit log is refused."""
         with Store.open(clean_postgres_url, master_key) as store:
-            store.record_event(None, "cli", "x", "ok")
+            store.append_event(None, "cli", "x", "ok")
             with pytest.raises(DBAPIError, match="append-only"), store._engine.begin() as connection:
                 connection.execute(text("TRUNCATE events"))
             assert len(store.events()) == 1

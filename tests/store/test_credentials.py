@@ -180,12 +180,12 @@ class TestCredentials:
     def test_remove_frees_the_name_and_keeps_the_audit_trail(self, store) -> None:
         """A removed credential's name can be reused; its events stay readable by name."""
         first = store.add_credential(make_spec("orders"))
-        store.record_event(first, "test", "credential.add", "ok", {})
+        store.append_event(first, "test", "credential.add", "ok", {})
         store.remove_credential("orders")
         assert store.list_credentials() == []
         second = store.add_credential(make_spec("orders"))
         assert second.id != first.id
-        store.record_event(second, "test", "credential.add", "ok", {})
+        store.append_event(second, "test", "credential.add", "ok", {})
         assert {e.credential_id for e in store.events("orders")} == {first.id, second.id}
 
     def test_remove_refused_while_others_authenticate_through_it(self, store) -> None:

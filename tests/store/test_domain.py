@@ -43,7 +43,7 @@ class TestReprs:
 
     def test_events_repr_without_secrets(self, store) -> None:
         """An Event built from a detail holding a token shows only [redacted]."""
-        event = store.record_event(None, "cli", "login", "ok", {"access_token": TOKEN})
+        event = store.append_event(None, "cli", "login", "ok", {"access_token": TOKEN})
         assert TOKEN not in repr(event)
 
     def test_store_repr_and_wrong_key_error_hide_the_master_key(self, store_url) -> None:

@@ -88,7 +88,7 @@ class UsageLog:
         for (app, credential), issued in sorted(counts.items()):
             detail = {"app": app, "issued": issued, "since": since.isoformat(), "until": until.isoformat()}
             try:
-                store.record_event(credential, AUDIT_ACTOR, AUDIT_ACTION, EventOutcome.OK, detail)
+                store.append_event(credential, AUDIT_ACTOR, AUDIT_ACTION, EventOutcome.OK, detail)
             except CertrotorError as exc:
                 # A credential removed meanwhile, or the store briefly unavailable: say so, keep going.
                 log.warning("broker usage not audited", app=app, credential=credential, error=exc.message)

@@ -79,7 +79,7 @@ def add_key(
     with open_runtime() as runtime:
         made = create_key(runtime.store, app, credentials)
         record = made.record
-        runtime.store.record_event(
+        runtime.store.append_event(
             None,
             "cli",
             "broker.key.add",
@@ -146,7 +146,7 @@ def revoke_key(
 
     with open_runtime() as runtime:
         key = runtime.store.revoke_broker_key(app)
-        runtime.store.record_event(
+        runtime.store.append_event(
             None, "cli", "broker.key.revoke", "ok", {"app": key.app, "key_prefix": key.key_prefix}
         )
     if as_json:

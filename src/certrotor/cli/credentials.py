@@ -489,7 +489,7 @@ def set_options(
         detail: dict[str, object] = {"changed": changed}
         if replanned is not None:
             detail["next_rotation_at"] = replanned.isoformat()
-        store.record_event(credential, "cli", "credential-set", EventOutcome.OK, detail)
+        store.append_event(credential, "cli", "credential-set", EventOutcome.OK, detail)
     console.print(f"Updated {name}: {', '.join(changed)}.", markup=False)
     if replanned is not None:
         console.print(f"Next rotation re-planned for {format_time(replanned)}.", markup=False)

@@ -56,7 +56,7 @@ def export(runtime: Runtime, destination: Path) -> str:
     """Write the master key to ``destination`` (a new file, mode 0600); returns the key id."""
     store = runtime.store  # opened (and checked against the store) first: export only the right key
     export_key_file(master_key_for(runtime.settings), destination)
-    store.record_event(None, ACTOR, "master-key-export", EventOutcome.OK, {"key_id": store.master_key_id})
+    store.append_event(None, ACTOR, "master-key-export", EventOutcome.OK, {"key_id": store.master_key_id})
     return store.master_key_id
 
 
@@ -91,7 +91,7 @@ def rotate(runtime: Runtime) -> RotationResult:
     fault_point("after", COMMIT)
     promote_pending_key_file(key_file)
     fault_point("after", REPLACED)
-    store.record_event(
+    store.append_event(
         None,
         ACTOR,
         "master-key-rotate",

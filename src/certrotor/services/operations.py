@@ -78,7 +78,7 @@ def add_credential(
     version = store.add_version(credential, private_key, certificate, VersionState.PENDING)
     # Due at once: a daemon enrols a credential that has no current certificate yet.
     credential = store.set_schedule(credential, runtime.now(), 0, None)
-    store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"version": version.id})
+    store.append_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"version": version.id})
     return credential, version
 
 
@@ -90,7 +90,7 @@ def add_record_credential(
     if validated_spec(spec).record_mode is not RecordMode.MONITOR:
         return add_credential(runtime, spec)
     credential = runtime.store.add_credential(spec)
-    runtime.store.record_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"mode": "monitor"})
+    runtime.store.append_event(credential, ACTOR, "credential-add", EventOutcome.OK, {"mode": "monitor"})
     return credential, None
 
 
@@ -153,7 +153,7 @@ def upload(runtime: Runtime, name: str) -> UploadResult:
             version.certificate_pem, entity=credential.entity_id, role=credential.role_id
         )
     version = store.set_remote_certificate_id(version, answer.certificate_id, state=VersionState.UPLOADED)
-    store.record_event(
+    store.append_event(
         credential, ACTOR, "upload", EventOutcome.OK, {"certificate_id": answer.certificate_id}
     )
     activated = False
@@ -163,7 +163,7 @@ def upload(runtime: Runtime, name: str) -> UploadResult:
         window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
         planned = plan_next_rotation(version.not_before, version.not_after, window, random.Random())
         store.set_schedule(credential, planned, 0, None)
-        store.record_event(
+        store.append_event(
             credential, ACTOR, "activate", EventOutcome.OK, {"certificate_id": answer.certificate_id}
         )
     return UploadResult(answer=answer, version=version, activated=activated)
@@ -192,7 +192,7 @@ def revoke(
         if not force:
             _refuse_revoking_what_is_needed(runtime, credential, client, certificate_id, local)
         client.revoke_certificate(certificate_id)
-    store.record_event(credential, ACTOR, "revoke", EventOutcome.OK, {"certificate_id": certificate_id})
+    store.append_event(credential, ACTOR, "revoke", EventOutcome.OK, {"certificate_id": certificate_id})
     if local is not None and local.state is not VersionState.REVOKED:
         return store.set_version_state(local, VersionState.REVOKED)
     return local

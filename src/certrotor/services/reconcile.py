@@ -122,7 +122,7 @@ def adopt_unrecorded_uploads(
             by_fingerprint = listed_fingerprint(item) is not None
             if by_fingerprint or _proves(runtime, credential, version, item.certificate_id):
                 store.set_remote_certificate_id(version, item.certificate_id, state=VersionState.UPLOADED)
-                store.record_event(
+                store.append_event(
                     credential,
                     ACTOR,
                     "adopt",
@@ -162,7 +162,7 @@ def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteCl
         remote = next((i for i in items if i.certificate_id == current.certificate_id), None)
         state = "missing" if remote is None else ("revoked" if remote.revoked else "active")
         if state != "active":
-            store.record_event(
+            store.append_event(
                 credential,
                 ACTOR,
                 "current-" + state,

@@ -177,7 +177,7 @@ def recreate_record(
         credential = store.set_schedule(
             credential.name, runtime.now(), credential.failed_attempts, credential.last_error
         )
-    store.record_event(
+    store.append_event(
         credential, ACTOR, "record-recreate", EventOutcome.OK, {"record": script_id, "name": title}
     )
     return credential, info

@@ -85,7 +85,7 @@ def recover(runtime: Runtime, name: str) -> RecoveryResult:
         0,
         None,
     )
-    store.record_event(
+    store.append_event(
         credential,
         ACTOR,
         "credential-recover",

@@ -545,7 +545,7 @@ class Store:
 
     # ----------------------------------------------------------------- events
 
-    def record_event(
+    def append_event(
         self,
         credential: CredentialRef | None,
         actor: str,

@@ -87,7 +87,7 @@ class _Run:
     def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
         if self.current_rotation is not None:
             detail["rotation"] = self.current_rotation.id
-        self.store.record_event(self.credential, self.rotator.actor, action, outcome, dict(detail))
+        self.store.append_event(self.credential, self.rotator.actor, action, outcome, dict(detail))
 
     def checkpoint(self) -> None:
         if self.rotator.should_stop():

@@ -151,7 +151,7 @@ def start_onboarding(
             expires_at=runtime.now() + lifetime,
         )
     )
-    runtime.store.record_event(
+    runtime.store.append_event(
         None,
         actor,
         "web-onboarding-start",
@@ -225,7 +225,7 @@ def finish_onboarding(
         connected = _connect(runtime, web_store, onboarding, code)
     except CertrotorError as exc:
         web_store.finish_onboarding(onboarding, OnboardingOutcome.FAILED, str(exc))
-        runtime.store.record_event(
+        runtime.store.append_event(
             None,
             actor,
             "web-onboarding",
@@ -271,7 +271,7 @@ def _connect(runtime: Runtime, web_store: WebStore, onboarding: Onboarding, code
         validity=dt.timedelta(seconds=spec.validity_seconds),
     )
     version = store.add_version(credential, private_key, certificate, VersionState.PENDING)
-    store.record_event(
+    store.append_event(
         credential,
         actor,
         "credential-add",
@@ -283,18 +283,18 @@ def _connect(runtime: Runtime, web_store: WebStore, onboarding: Onboarding, code
             version.certificate_pem, entity=credential.entity_id, role=credential.role_id
         )
     version = store.set_remote_certificate_id(version, answer.certificate_id, state=VersionState.UPLOADED)
-    store.record_event(
+    store.append_event(
         credential, actor, "upload", EventOutcome.OK, {"certificate_id": answer.certificate_id}
     )
     _verify(runtime, credential, version, private_key, actor)
-    store.record_event(
+    store.append_event(
         credential, actor, "verify", EventOutcome.OK, {"certificate_id": answer.certificate_id}
     )
     version = store.activate(credential, version)
     window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
     planned = plan_next_rotation(version.not_before, version.not_after, window, random.Random())
     credential = store.set_schedule(credential, planned, 0, None)
-    store.record_event(
+    store.append_event(
         credential,
         actor,
         "activate",
@@ -327,7 +327,7 @@ def _verify(
         except CertrotorError as exc:
             last = exc
     assert last is not None
-    runtime.store.record_event(
+    runtime.store.append_event(
         credential, actor, "verify", EventOutcome.ERROR, {"certificate_id": version.certificate_id}
     )
     raise VerificationError(

@@ -152,7 +152,7 @@ async def _audit(
     detail: dict[str, Any],
 ) -> None:
     await run_in_threadpool(
-        console.runtime.store.record_event, credential, actor[:128], action, outcome, detail
+        console.runtime.store.append_event, credential, actor[:128], action, outcome, detail
     )
 
 
@@ -290,7 +290,7 @@ async def rotate_now(request: Request, name: str) -> Response:
 def _check(console: Console, name: str, actor: str) -> HealthReport:
     credential = _credential_or_404(console, name)
     report = console.board.check(credential, actor)
-    console.runtime.store.record_event(
+    console.runtime.store.append_event(
         credential,
         actor,
         "web-check",
@@ -515,7 +515,7 @@ async def connect_authorize(request: Request, onboarding_id: int) -> Response:
         onboarding = console.web_store.get_onboarding(onboarding_id)
         if onboarding.finished_at is not None or onboarding.is_expired(console.runtime.now()):
             raise Refused(410, "Onboarding closed", f"Onboarding {onboarding_id} is finished or expired.")
-        console.runtime.store.record_event(
+        console.runtime.store.append_event(
             None, user.actor, "web-onboarding-consent", EventOutcome.INFO, {"onboarding": onboarding_id}
         )
         return onboarding_service.authorize_url(console.web_store, onboarding)
@@ -534,7 +534,7 @@ async def connect_share(request: Request, token: str) -> Response:
 
     def use() -> str:
         onboarding = console.web_store.use_share_link(token, console.runtime.now())
-        console.runtime.store.record_event(
+        console.runtime.store.append_event(
             None,
             onboarding.started_by,
             "web-share-link-used",
