@@ -25,7 +25,7 @@ from certrotor.errors import (
     TokenRequestError,
 )
 from certrotor.logging import get_logger
-from certrotor.protocol.urls import NetSuiteEndpoints
+from certrotor.protocol.urls import NetSuiteEndpoints, check_transport
 from certrotor.store import AuthMode, CertificateVersion, Credential, VersionState
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class Refusal:
 
 
 def _endpoints(credential: Credential) -> NetSuiteEndpoints:
+    """The credential's endpoints; like ``runtime.endpoints_for``, plain http:// needs an insecure account."""
+    check_transport(credential.base_url, insecure=not credential.verify_tls)
     return NetSuiteEndpoints.for_account(credential.account_id, credential.base_url)
 
 
