@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (JSON unless stderr is a terminal)."""
     http_timeout_seconds: float = 30.0
+    observe_concurrency: int = Field(default=32, ge=1)
+    """Remote checks of health and observation passes in flight at once, overall."""
+    observe_per_account: int = Field(default=5, ge=1)
+    """Requests in flight at once per NetSuite account: NetSuite allows 5 (Standard tier) to 20
+    (Enterprise, Ultimate), plus 10 per SuiteCloud Plus license, shared with other integrations."""
     alerts: Annotated[list[AlertChannelSettings], BeforeValidator(parse_alert_tables)] = Field(
         default_factory=list
     )

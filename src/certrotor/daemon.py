@@ -101,7 +101,7 @@ class Daemon:
         self.metrics = metrics
         self.observe_interval = observe_interval
         """Seconds between observation passes (jittered); ``None`` or 0: never observe."""
-        self.observe_limits = observe_limits or ObserveLimits()
+        self.observe_limits = observe_limits or ObserveLimits.from_settings(runtime.settings)
         self.notifier = notifier
         self._stop = threading.Event()
         self._rng = random.Random()

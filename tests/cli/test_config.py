@@ -84,6 +84,8 @@ class TestConfigShow:
             "│ log_level               │ debug                                    │ file    │",
             "│ log_format              │ auto                                     │ default │",
             "│ http_timeout_seconds    │ 12.5                                     │ file    │",
+            "│ observe_concurrency     │ 32                                       │ default │",
+            "│ observe_per_account     │ 5                                        │ default │",
             "│ alerts                  │ -                                        │ default │",
             "│ alert_webhook_url       │ -                                        │ default │",
             "│ alert_reminder_interval │ 6h                                       │ default │",

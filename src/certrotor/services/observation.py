@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from certrotor.config import Settings
 from certrotor.errors import (
     CertrotorError,
     NoManagementAccessError,
@@ -31,9 +32,12 @@ log = get_logger(__name__)
 
 DEFAULT_OBSERVE_INTERVAL = dt.timedelta(minutes=15)
 DEFAULT_CONCURRENCY = 32
-"""Remote checks in flight at once, overall."""
-DEFAULT_PER_ACCOUNT = 24
-"""Remote checks in flight at once per NetSuite account (NetSuite limits concurrency per account)."""
+"""Remote checks in flight at once, overall (``observe_concurrency``)."""
+DEFAULT_PER_ACCOUNT = 5
+"""Requests in flight at once per NetSuite account (``observe_per_account``). NetSuite limits the
+concurrent requests of an account, token grants included: 5 on the Standard service tier, 15 on
+Premium, 20 on Enterprise and Ultimate, plus 10 per SuiteCloud Plus license. 5 fits every account;
+raise it to what the account allows beyond its other integrations' share."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,11 @@ class ObserveLimits:
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_account < 1:
             raise ValueError("observation limits must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ObserveLimits:
+        """The limits of ``observe_concurrency`` and ``observe_per_account``."""
+        return cls(concurrency=settings.observe_concurrency, per_account=settings.observe_per_account)
 
 
 def subject_of(version: CertificateVersion | None) -> str | None:
@@ -110,11 +119,13 @@ class _Observer:
         return [observation for batch in results for observation in batch]
 
     def _job(self, group: list[Credential]) -> list[Observation]:
-        """One integration's M2M credentials, or one record credential, inside its account's bound."""
-        with self.gates.gate(group[0].account_id):
-            if group[0].kind is CredentialKind.M2M:
-                found = self._integration(group)
-            else:
+        """One integration's M2M credentials, or one record credential; its requests (one at a time)
+        inside its account's bound, the store's part outside it."""
+        gate = self.gates.gate(group[0].account_id)
+        if group[0].kind is CredentialKind.M2M:
+            found = self._integration(group, gate)
+        else:
+            with gate:
                 found = [self._record(group[0])]
         if self.on_checked is not None:
             with self._reporting:  # one call at a time, whichever worker finished
@@ -124,21 +135,22 @@ class _Observer:
 
     # -- M2M: one list per integration ---------------------------------------------------------
 
-    def _integration(self, group: list[Credential]) -> list[Observation]:
+    def _integration(self, group: list[Credential], gate: threading.BoundedSemaphore) -> list[Observation]:
         access = self.runtime.access
         items: list[CertificateListItem] | None = None
         error: str | None = None
         no_access: dict[str, str] = {}
-        for member in group:
-            try:
-                items = access.call(member, lambda client: client.list_certificates())
-                break
-            except NoManagementAccessError:
-                no_access[member.name] = repair_command(member.name)
-            except CertrotorError as exc:
-                error = exc.message
-                break
-        return [self._m2m(member, items, error, no_access.get(member.name)) for member in group]
+        with gate:
+            for member in group:
+                try:
+                    items = access.call(member, lambda client: client.list_certificates())
+                    break
+                except NoManagementAccessError:
+                    no_access[member.name] = repair_command(member.name)
+                except CertrotorError as exc:
+                    error = exc.message
+                    break
+        return [self._m2m(member, items, error, no_access.get(member.name), gate) for member in group]
 
     def _m2m(
         self,
@@ -146,6 +158,7 @@ class _Observer:
         items: list[CertificateListItem] | None,
         error: str | None,
         fix: str | None,
+        gate: threading.BoundedSemaphore,
     ) -> Observation:
         store = self.runtime.store
         access = self.runtime.access
@@ -164,7 +177,8 @@ class _Observer:
         probe_ok: bool | None = None
         probe_error: str | None = None
         if self.probe:
-            probe_ok, probe_error, failed = self._probe(credential, current)
+            with gate:
+                probe_ok, probe_error, failed = self._probe(credential, current)
             error = error or failed
             refused = access.refused_as_dead(certificate_id)
             if probe_ok is False and state in ("active", "unknown") and refused:
@@ -256,7 +270,11 @@ def observe(
     call at a time): a front end's progress.
     """
     sweep = _Observer(
-        runtime, probe=probe, limits=limits or ObserveLimits(), observer=observer, on_checked=on_checked
+        runtime,
+        probe=probe,
+        limits=limits or ObserveLimits.from_settings(runtime.settings),
+        observer=observer,
+        on_checked=on_checked,
     )
     found = sweep.run(credentials)
     if keep and found:
