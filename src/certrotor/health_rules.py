@@ -450,6 +450,10 @@ def _watched_reasons(facts: HealthFacts) -> list[HealthReason]:
         fix = f"{_command('record', 'recreate', facts.name)}, then {_OPENAIR_FIX}"
         return [HealthReason(crit, "record_missing", message, fix)]
     if facts.current_not_after is None:
+        # A read that failed is never OK: no way in is CRIT with the repair, anything else WARN.
+        failed_check = _remote_check_reasons(facts)
+        if failed_check:
+            return failed_check
         message = f'Certificate record "{script_id}" was not read, so its certificate is unknown.'
         return [HealthReason(warn, "record_unread", message, _command("health", facts.name))]
     if facts.placeholder_detected:

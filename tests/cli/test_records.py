@@ -302,6 +302,16 @@ class TestMonitorMode:
         shown = json.loads(run_cli("record", "show", "openair", "--json").stdout)
         assert (shown["mode"], shown["remote_state"]) == ("monitor", "missing")
 
+    def test_health_of_a_watched_record_without_access_is_crit_with_the_fix(self, watched: str) -> None:
+        """A watched record NetSuite will not show (token refused) is CRIT naming the repair, never OK."""
+        assert run_cli("credential", "set", "openair", "--token", "not-a-token-netsuite-knows").exit_code == 0
+
+        refused = json.loads(run_cli("health", "openair", "--json").stdout)["credentials"][0]
+
+        assert refused["status"] == "CRIT"
+        assert [reason["code"] for reason in refused["reasons"]] == ["no_management_access"]
+        assert "certrotor login openair" in refused["reasons"][0]["fix"]
+
     def test_mode_rotate_takes_over(self, watched: str) -> None:
         """credential set --mode rotate makes certrotor rotate the record, due at once."""
         changed = run_cli("credential", "set", "openair", "--mode", "rotate")

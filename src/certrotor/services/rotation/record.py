@@ -20,6 +20,7 @@ from certrotor.services.management_auth import repair_command
 from certrotor.services.reconcile import ReconcileReport
 from certrotor.services.records import (
     VERIFIERS_FILE,
+    RecordState,
     is_placeholder,
     record_client,
     record_state,
@@ -149,18 +150,23 @@ class RecordSteps:
         """The record read and compared with the current (or incoming) version; no token to probe."""
         if not remote:
             return RemoteFacts()
-        state = record_state(self.runtime, self.credential)
-        error = state.error
-        if isinstance(error, NoManagementAccessError | AuthenticationError):
-            # No way in (or a 401 with the one found): a fact, CRIT, with the repairing command.
-            fix = repair_command(self.credential.name)
-            return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, management_fix=fix)
-        failed = error.message if error is not None and state.remote_state == "unknown" else None
-        return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, error=failed)
+        return record_remote_facts(self.credential, record_state(self.runtime, self.credential))
 
     def reconcile(self) -> ReconcileReport | None:
         """A certificate record has no certificate list to compare with."""
         return None
 
 
-__all__ = ["RecordSteps", "deliver_verifiers"]
+def record_remote_facts(credential: Credential, state: RecordState) -> RemoteFacts:
+    """What a read of the record proves: no way in is CRIT with the repairing command, a failed
+    read for another reason is an error (WARN, never OK), otherwise the record's own facts."""
+    error = state.error
+    if isinstance(error, NoManagementAccessError | AuthenticationError):
+        # No way in (or a 401 with the one found): a fact, CRIT, with the repairing command.
+        fix = repair_command(credential.name)
+        return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, management_fix=fix)
+    failed = error.message if error is not None and state.remote_state == "unknown" else None
+    return RemoteFacts(state=state.remote_state, placeholder=state.placeholder, error=failed)
+
+
+__all__ = ["RecordSteps", "deliver_verifiers", "record_remote_facts"]

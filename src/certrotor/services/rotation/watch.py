@@ -7,6 +7,7 @@ deleted record. Every writing step refuses with the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import NoReturn
@@ -15,6 +16,7 @@ from certrotor.errors import InputError
 from certrotor.health_rules import CredentialKind
 from certrotor.services.reconcile import ReconcileReport
 from certrotor.services.records import record_state
+from certrotor.services.rotation.record import record_remote_facts
 from certrotor.services.rotation.steps import Delivered, RemoteFacts, StepJournal, VersionName
 from certrotor.services.runtime import Runtime
 from certrotor.store import CertificateVersion, Credential
@@ -70,14 +72,15 @@ class RecordWatchSteps:
         if not remote:
             return RemoteFacts()
         state = record_state(self.runtime, self.credential)
-        info = state.info
-        if info is None:
-            return RemoteFacts(state=state.remote_state, error=state.error.message if state.error else None)
-        return RemoteFacts(
+        facts = record_remote_facts(self.credential, state)
+        if state.info is None:
+            return facts
+        # The watched record's own certificate is what health judges (certrotor holds no version).
+        return dataclasses.replace(
+            facts,
             state="active",
-            placeholder=state.placeholder,
-            certificate_not_before=info.not_before,
-            certificate_not_after=info.not_after,
+            certificate_not_before=state.info.not_before,
+            certificate_not_after=state.info.not_after,
         )
 
     def reconcile(self) -> ReconcileReport | None:
