@@ -236,6 +236,7 @@ class TestRetryOn401:
         """A cached token that NetSuite stopped accepting is replaced and the call succeeds."""
         m2m_client.call_protected(RECORD)
         stale = m2m.current_token()
+        emulator.counters()  # the emulator writes its tokens behind; asking for counters writes them now
         state = EmulatorState.open(emulator.state_path)
         try:
             assert state.grants.revoke_token(jti_of(stale))

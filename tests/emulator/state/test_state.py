@@ -197,3 +197,30 @@ class TestWriteBehind:
             assert second.counters.all()["token_grants"] == {"client_credentials": 2}
         finally:
             second.close()
+
+    def test_revocation_by_another_process_is_seen_once_written(self, tmp_path: Path) -> None:
+        """A token revoked through another state over the same file is revoked for the one that
+        issued it, once its write-behind reached the file."""
+        now = utcnow()
+        issuer = EmulatorState.open(tmp_path / "state.db")
+        other = EmulatorState.open(tmp_path / "state.db")
+        try:
+            tenant = ensure_demo_tenant(issuer)
+            integration = issuer.tenants.find_integration(tenant.client_id)
+            entity = issuer.tenants.find_entity(tenant.account_id, tenant.entity_id)
+            role = issuer.tenants.find_role(tenant.account_id, tenant.role_id)
+            assert integration is not None
+            assert entity is not None
+            assert role is not None
+            grant = TokenGrant(integration=integration, entity=entity, role=role, scopes=("restlets",))
+            issuer.grants.store_issued_token(
+                jti="t", kind="access", grant=grant, issued_at=now, expires_at=now + dt.timedelta(hours=1)
+            )
+            issuer.database.flush()
+            assert other.grants.revoke_token("t")
+            found = issuer.grants.find_token("t")
+            assert found is not None
+            assert found.revoked
+        finally:
+            other.close()
+            issuer.close()

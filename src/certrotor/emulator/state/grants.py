@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, delete, insert, select
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, delete, event, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -162,7 +162,8 @@ class Grants:
         expires_at: dt.datetime,
         counter: str | None = None,
     ) -> None:
-        """Known at once to :meth:`find_token`; written to the file with the next deferred writes."""
+        """Known at once to :meth:`find_token` (from memory until written, then from the file);
+        written to the file with the next deferred writes."""
         _require_aware(issued_at, expires_at)
         row = {
             "jti": jti,
@@ -208,6 +209,16 @@ class Grants:
             )
         if tokens:
             session.execute(insert(Base.metadata.tables[_IssuedTokenRow.__tablename__]), tokens)
+            written = [token["jti"] for token in tokens]
+
+            def forget_written(_session: Session) -> None:
+                # Once in the file, a token is read from it (cached until any commit), so a
+                # revocation by another process over the same file is seen.
+                with self._memory:
+                    for jti in written:
+                        self._tokens.pop(jti, None)
+
+            event.listen(session, "after_commit", forget_written, once=True)
         for counter, count in sorted(grants.items()):
             increment_counter(session, "token_grants", counter, by=count)
 
