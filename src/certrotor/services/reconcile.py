@@ -92,16 +92,22 @@ def could_be_upload_of(item: CertificateListItem, version: CertificateVersion) -
 
 
 def sort_unknown(
-    runtime: Runtime, credential: Credential, items: list[CertificateListItem]
+    runtime: Runtime,
+    credential: Credential,
+    items: list[CertificateListItem],
+    disproved: frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(foreign, pending adoption): the unknown certificates of the credential's (entity, role) that
     match no pending version of this store, and those that may be such a version's unrecorded upload
-    (the next rotation adopts them; revoking one would waste it)."""
+    (the next rotation adopts them; revoking one would waste it). ``disproved`` are certificates a
+    pending key failed to obtain a token for: they are foreign whatever their validity."""
     pending = runtime.store.pending_on_integration(credential)
     foreign: list[str] = []
     adoptable: list[str] = []
     for item in unknown_certificates(runtime, credential, items):
-        matched = any(could_be_upload_of(item, version) for version in pending)
+        matched = item.certificate_id not in disproved and any(
+            could_be_upload_of(item, version) for version in pending
+        )
         (adoptable if matched else foreign).append(item.certificate_id)
     return tuple(foreign), tuple(adoptable)
 
@@ -112,15 +118,26 @@ def adopt_unrecorded_uploads(
     """Give pending versions the certificate IDs the server holds for them. Only certificates unknown
     to the whole store that match a pending version are candidates: a fingerprint match is adopted as
     it is, a validity match is proved by one token (never a token tried on any other certificate)."""
+    return _adopt(runtime, credential, items)[0]
+
+
+def _adopt(
+    runtime: Runtime, credential: Credential, items: list[CertificateListItem]
+) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    """(adopted (version, certificate ID) pairs, certificates whose token proof failed)."""
     store = runtime.store
     candidates = unknown_certificates(runtime, credential, items)
     adopted: list[tuple[str, str]] = []
+    disproved: set[str] = set()
     for version in store.versions(credential, states=[VersionState.PENDING]):
         if version.certificate_id or not candidates:
             continue
         for item in [c for c in candidates if could_be_upload_of(c, version)]:
             by_fingerprint = listed_fingerprint(item) is not None
-            if by_fingerprint or _proves(runtime, credential, version, item.certificate_id):
+            proved = by_fingerprint or _proves(runtime, credential, version, item.certificate_id)
+            if not proved:
+                disproved.add(item.certificate_id)
+            if proved:
                 store.set_remote_certificate_id(version, item.certificate_id, state=VersionState.UPLOADED)
                 store.append_event(
                     credential,
@@ -131,8 +148,9 @@ def adopt_unrecorded_uploads(
                 )
                 adopted.append((version.id, item.certificate_id))
                 candidates.remove(item)
+                disproved.discard(item.certificate_id)
                 break
-    return adopted
+    return adopted, frozenset(disproved)
 
 
 def reconcile(runtime: Runtime, credential: Credential, client: NetSuiteClient) -> ReconcileReport:
@@ -153,9 +171,9 @@ def reconcile(runtime: Runtime, credential: Credential, client: NetSuiteClient) 
 
 def _reconcile_held(runtime: Runtime, credential: Credential, client: NetSuiteClient) -> ReconcileReport:
     items = client.list_certificates()
-    adopted = adopt_unrecorded_uploads(runtime, credential, items)
+    adopted, disproved = _adopt(runtime, credential, items)
     store = runtime.store
-    foreign, pending = sort_unknown(runtime, credential, items)
+    foreign, pending = sort_unknown(runtime, credential, items, disproved)
     current = store.current_version(credential)
     state: RemoteState = "unknown"
     if current is not None and current.certificate_id:
