@@ -341,6 +341,9 @@ def _print_health(checked: _Checked, *, as_json: bool, verbose: bool, observed_a
     console.print(escape(summary_line(reports, checked.now, checked.thresholds)))
     if not reports:
         console.print("No credentials. Add one with `certrotor credential add`.")
+    # Every block as markup lines (plain text escaped), printed at once: one Rich call, not one a line
+    # (10,000 WARN credentials are 30,000 lines).
+    lines: list[str] = []
     for report in reports:
         step = checked.steps.get(report.name)
         if report.status is HealthStatus.OK and not verbose and step is None:
@@ -350,25 +353,27 @@ def _print_health(checked: _Checked, *, as_json: bool, verbose: bool, observed_a
         age = ""
         if report.observation_age is not None and observed_ages:
             age = f" (observed {format_age(report.observation_age)} ago)"
-        console.print(f"[{style}]{report.status.value}[/] {report.name}{mode}: {escape(report.summary)}{age}")
+        lines.append(f"[{style}]{report.status.value}[/] {report.name}{mode}: {escape(report.summary)}{age}")
         if step is not None:
-            console.print(
-                f"  rotation in progress, stopped in step {step}: `certrotor rotate {report.name}` "
-                "resumes it (or the daemon does)",
-                markup=False,
+            lines.append(
+                escape(
+                    f"  rotation in progress, stopped in step {step}: `certrotor rotate {report.name}` "
+                    "resumes it (or the daemon does)"
+                )
             )
         probed = checked.probes.get(report.name)
         if probed is not None:
-            console.print(
-                "  probe: a token was obtained" if probed[0] else f"  probe: failed: {probed[1]}",
-                markup=False,
+            lines.append(
+                escape("  probe: a token was obtained" if probed[0] else f"  probe: failed: {probed[1]}")
             )
         for reason in report.reasons:
-            console.print(
+            lines.append(
                 f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {escape(reason.message)}"
             )
             if reason.fix:
-                console.print(f"    fix: {reason.fix}", markup=False)
+                lines.append(escape(f"    fix: {reason.fix}"))
+    if lines:
+        console.print("\n".join(lines))
     raise typer.Exit(status.exit_code)
 
 
