@@ -338,42 +338,22 @@ def _print_health(checked: _Checked, *, as_json: bool, verbose: bool, observed_a
             }
         )
         raise typer.Exit(status.exit_code)
-    console.print(escape(summary_line(reports, checked.now, checked.thresholds)))
-    if not reports:
-        console.print("No credentials. Add one with `certrotor credential add`.")
-    # Every block as markup lines (plain text escaped), printed at once: one Rich call, not one a line
-    # (10,000 WARN credentials are 30,000 lines).
-    lines: list[str] = []
-    for report in reports:
-        step = checked.steps.get(report.name)
-        if report.status is HealthStatus.OK and not verbose and step is None:
-            continue
-        style = _STATUS_STYLE[report.status]
-        mode = f" (record, mode {report.mode})" if report.mode else ""
-        age = ""
-        if report.observation_age is not None and observed_ages:
-            age = f" (observed {format_age(report.observation_age)} ago)"
-        lines.append(f"[{style}]{report.status.value}[/] {report.name}{mode}: {escape(report.summary)}{age}")
-        if step is not None:
-            lines.append(
-                escape(
-                    f"  rotation in progress, stopped in step {step}: `certrotor rotate {report.name}` "
-                    "resumes it (or the daemon does)"
-                )
-            )
-        probed = checked.probes.get(report.name)
-        if probed is not None:
-            lines.append(
-                escape("  probe: a token was obtained" if probed[0] else f"  probe: failed: {probed[1]}")
-            )
-        for reason in report.reasons:
-            lines.append(
-                f"  - [{_STATUS_STYLE[reason.status]}]{reason.status.value}[/] {escape(reason.message)}"
-            )
-            if reason.fix:
-                lines.append(escape(f"    fix: {reason.fix}"))
-    if lines:
-        console.print("\n".join(lines))
+    summary = summary_line(reports, checked.now, checked.thresholds)
+    # Off a terminal Rich adds nothing to these lines (no colour, no wrapping): written as they are,
+    # which for 10,000 WARN credentials is seconds faster. Text Rich would change (tabs, control
+    # characters, a name with markup) still goes through Rich, so the output is the same either way.
+    plain = None
+    if _writes_plainly():
+        plain = _health_lines(checked, summary, verbose=verbose, observed_ages=observed_ages, plain=True)
+    if plain is not None and all(_plain_safe(line) for line in plain):
+        console.file.write("\n".join(plain) + "\n")
+    else:
+        markup = (
+            _health_lines(checked, summary, verbose=verbose, observed_ages=observed_ages, plain=False) or []
+        )
+        console.print(markup[0])
+        if len(markup) > 1:
+            console.print("\n".join(markup[1:]))
     raise typer.Exit(status.exit_code)
 
 
@@ -509,3 +489,61 @@ def format_age(age: dt.timedelta) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def _writes_plainly() -> bool:
+    """Whether Rich would print text to stdout as it is: not a terminal, no colour."""
+    return not console.is_terminal and console.color_system is None and not console.is_jupyter
+
+
+def _plain_safe(line: str) -> bool:
+    """Whether Rich prints ``line`` unchanged: printable characters only (no tab to expand, no
+    control character to strip)."""
+    return line.isprintable()
+
+
+def _health_lines(
+    checked: _Checked, summary: str, *, verbose: bool, observed_ages: bool, plain: bool
+) -> list[str] | None:
+    """The summary line, then the block of each credential worth showing; as plain text, or as Rich
+    markup (plain text escaped, statuses styled). Every block is printed at once (one Rich call, not
+    one a line: 10,000 WARN credentials are 30,000 lines). None when a name holds a bracket, which the
+    markup takes as it is (plain text would differ)."""
+
+    def text(value: str) -> str:
+        return value if plain else escape(value)
+
+    def tag(status: HealthStatus) -> str:
+        return status.value if plain else f"[{_STATUS_STYLE[status]}]{status.value}[/]"
+
+    lines = [text(summary)]
+    if not checked.reports:
+        lines.append("No credentials. Add one with `certrotor credential add`.")
+    for report in checked.reports:
+        step = checked.steps.get(report.name)
+        if report.status is HealthStatus.OK and not verbose and step is None:
+            continue
+        mode = f" (record, mode {report.mode})" if report.mode else ""
+        if plain and "[" in f"{report.name}{mode}":
+            return None  # Rich reads brackets there as markup: only Rich prints it as before
+        age = ""
+        if report.observation_age is not None and observed_ages:
+            age = f" (observed {format_age(report.observation_age)} ago)"
+        lines.append(f"{tag(report.status)} {report.name}{mode}: {text(report.summary)}{age}")
+        if step is not None:
+            lines.append(
+                text(
+                    f"  rotation in progress, stopped in step {step}: `certrotor rotate {report.name}` "
+                    "resumes it (or the daemon does)"
+                )
+            )
+        probed = checked.probes.get(report.name)
+        if probed is not None:
+            lines.append(
+                text("  probe: a token was obtained" if probed[0] else f"  probe: failed: {probed[1]}")
+            )
+        for reason in report.reasons:
+            lines.append(f"  - {tag(reason.status)} {text(reason.message)}")
+            if reason.fix:
+                lines.append(text(f"    fix: {reason.fix}"))
+    return lines
