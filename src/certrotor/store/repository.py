@@ -146,6 +146,11 @@ class Store:
     def master_key_id(self) -> str:
         return self._master_key.key_id
 
+    @property
+    def master_key(self) -> MasterKey:
+        """The key that seals this store's secrets (for store modules that seal their own columns)."""
+        return self._master_key
+
     def close(self) -> None:
         self._engine.dispose()
 

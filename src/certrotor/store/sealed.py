@@ -22,11 +22,15 @@ from certrotor.store.failures import failure_error, storage_cause
 from certrotor.store.meta import MASTER_KEY_ID
 from certrotor.store.models import CertificateVersionRow, CredentialRow, StoreMetaRow, WebOnboardingRow
 from certrotor.store.versions import _version_aad as version_aad
-from certrotor.store.web_users import _secrets_aad as secrets_aad
 
 if TYPE_CHECKING:
     from certrotor.config import Settings
 
+
+
+def secrets_aad(onboarding_id: int) -> bytes:
+    """The associated data that binds a console onboarding's sealed secrets to its row."""
+    return f"certrotor:web-onboarding:{onboarding_id}".encode()
 
 @dataclass(frozen=True, slots=True)
 class SealedColumn:

@@ -20,23 +20,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from certrotor.crypto import utcnow
-from certrotor.errors import AlreadyExistsError, InputError, NotFoundError, StoreError
+from certrotor.errors import AlreadyExistsError, InputError, NotFoundError
 from certrotor.keyvault import MasterKey
-from certrotor.store import migrate
-from certrotor.store.engine import (
-    create_store_engine,
-    parse_url,
-    prepare_sqlite_file,
-    redacted,
-    sqlite_path,
-    writer,
-)
-from certrotor.store.failures import unavailable_as_store_error
 from certrotor.store.models import WebOnboardingRow, WebUserRow
+from certrotor.store.repository import Store
+from certrotor.store.sealed import secrets_aad
 
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 12
@@ -165,45 +157,21 @@ def check_password(password: str) -> str:
     return password
 
 
-def _secrets_aad(onboarding_id: int) -> bytes:
-    return f"certrotor:web-onboarding:{onboarding_id}".encode()
-
-
 class WebStore:
-    """The console's tables in the certrotor database (same URL as :class:`certrotor.store.Store`)."""
+    """The console's tables in the certrotor database, through the one :class:`Store` (same engine,
+    same opening, migration and error reporting)."""
 
-    def __init__(self, engine_url: URL, master_key: MasterKey) -> None:
-        self._url = engine_url
-        self._master_key = master_key
-        self._engine = create_store_engine(engine_url)
-        self._reader = sessionmaker(self._engine, expire_on_commit=False)
-        self._writer = sessionmaker(writer(self._engine), expire_on_commit=False)
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._master_key = store.master_key
 
     @classmethod
     def open(cls, url: str | URL, master_key: MasterKey) -> WebStore:
-        """Open the database at ``url``, migrating it first if needed (as ``Store.open`` does)."""
-        parsed = parse_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            path = sqlite_path(parsed)
-            if path is None:
-                raise StoreError(
-                    "An in-memory SQLite database cannot hold certrotor's store.",
-                    hint="use a file: sqlite:///PATH.",
-                )
-            prepare_sqlite_file(path)
-        store = cls(parsed, master_key)
-        try:
-            migrate.upgrade(store._engine)
-        except OperationalError:
-            store.close()
-            raise StoreError(
-                f"Cannot open the database {redacted(parsed)}.",
-                hint="check CERTROTOR_DATABASE_URL, that the server runs and the user may connect.",
-            ) from None
-        return store
+        """Open the database at ``url``, migrating it first if needed (``Store.open`` does it)."""
+        return cls(Store.open(url, master_key))
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._store.close()
 
     def __enter__(self) -> WebStore:
         return self
@@ -212,22 +180,17 @@ class WebStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"WebStore(url={redacted(self._url)!r})"
+        return f"WebStore(url={self._store.url!r})"
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._unavailable_as_store_error(), self._writer.begin() as session:
+        with self._store._write() as session:
             yield session
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._unavailable_as_store_error(), self._reader.begin() as session:
+        with self._store._read() as session:
             yield session
-
-    @contextmanager
-    def _unavailable_as_store_error(self) -> Iterator[None]:
-        with unavailable_as_store_error(self._url):
-            yield
 
     # ----------------------------------------------------------------- users
 
@@ -318,7 +281,7 @@ class WebStore:
             session.add(row)
             session.flush()
             sealed = json.dumps({"state": new.state, "code_verifier": new.code_verifier}).encode()
-            row.secrets_sealed = self._master_key.seal(sealed, aad=_secrets_aad(row.id))
+            row.secrets_sealed = self._master_key.seal(sealed, aad=secrets_aad(row.id))
             return _onboarding(row)
 
     def get_onboarding(self, onboarding_id: int) -> Onboarding:
@@ -344,7 +307,7 @@ class WebStore:
         """The OAuth state and PKCE verifier of ``onboarding`` (for the authorize URL and the exchange)."""
         with self._read() as session:
             sealed = session.get_one(WebOnboardingRow, onboarding.id).secrets_sealed
-        opened = json.loads(self._master_key.open_sealed(sealed, aad=_secrets_aad(onboarding.id)))
+        opened = json.loads(self._master_key.open_sealed(sealed, aad=secrets_aad(onboarding.id)))
         return OnboardingSecrets(state=opened["state"], code_verifier=opened["code_verifier"])
 
     def use_share_link(self, token: str, now: dt.datetime) -> Onboarding:
