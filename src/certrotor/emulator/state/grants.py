@@ -127,15 +127,23 @@ class Grants:
     def consume_assertion(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
         """Remember a spent assertion; ``False`` when it was spent before (a replay)."""
         _require_aware(expires_at, now)
+        # Lock order is the database's lock, then memory (a flush holds the first and, after its
+        # commit, takes the second): the spent assertions are loaded before memory is locked.
         with self._memory:
-            if self._spent is None:
-                with self._database.transaction() as session:
-                    rows = session.execute(
-                        select(_UsedAssertionRow.key, _UsedAssertionRow.expires_at).where(
-                            _UsedAssertionRow.expires_at >= now
-                        )
+            loaded = self._spent is not None
+        if not loaded:
+            with self._database.transaction() as session:
+                rows = session.execute(
+                    select(_UsedAssertionRow.key, _UsedAssertionRow.expires_at).where(
+                        _UsedAssertionRow.expires_at >= now
                     )
-                    self._spent = {row.key: row.expires_at for row in rows}
+                )
+                stored = {row.key: row.expires_at for row in rows}
+            with self._memory:
+                if self._spent is None:
+                    self._spent = stored
+        with self._memory:
+            assert self._spent is not None
             spent_until = self._spent.get(key)
             if spent_until is not None and spent_until >= now:
                 return False
