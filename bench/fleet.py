@@ -9,8 +9,11 @@ Prints figures only (nothing asserts on them):
   1% of them due, the rest planned over the next two years);
 * the economy of one rotation (``--economy`` credentials rotated in this process): requests to
   NetSuite (counted by a middleware in front of the emulator), token grants among them, and SQL
-  commits (SQLAlchemy's ``commit`` event), cold (no management token cached) and warm (after an
-  observation of the fleet, as the daemon does every interval).
+  commits (SQLAlchemy's ``commit`` event) of the store, in two honest counts: write commits (a
+  transaction that ran an INSERT, UPDATE or DELETE: durable, an fsync on SQLite) and read
+  transactions (only SELECTs; their COMMIT writes nothing), apart from the emulator's own commits
+  (it runs in this process); cold (no management token cached) and warm (after an observation of
+  the fleet, as the daemon does every interval).
 
 Each credential has an integration record of its own (NetSuite allows five active certificates per
 integration). The first certificates are uploaded here, before the clock starts.
@@ -252,7 +255,8 @@ def select_due(among: int, root: Path) -> tuple[float, float, float]:
 
 
 def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
-    """Per rotation: requests by kind and SQL commits, cold and warm (management tokens cached)."""
+    """Per rotation: requests by kind and SQL commits (store writes, store reads, the emulator's), cold
+    and warm (management tokens cached)."""
     from health_sweep import counted_emulator
     from sqlalchemy import event
     from sqlalchemy.engine import Connection, Engine
@@ -263,12 +267,28 @@ def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
     from certrotor.services.runtime import Runtime
     from certrotor.store import RotationTrigger
 
-    commits = [0]
+    store_database = str(root / "economy" / "certrotor.db")
+    commits = {"write commits": 0, "read transactions": 0, "emulator commits": 0}
 
-    def counted(_connection: Connection) -> None:
-        commits[0] += 1
+    def wrote(connection: Connection, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            connection.info["bench_wrote"] = True
 
+    def counted(connection: Connection) -> None:
+        wrote_something = connection.info.pop("bench_wrote", False)
+        if connection.engine.url.database != store_database:
+            commits["emulator commits"] += 1
+        elif wrote_something:
+            commits["write commits"] += 1
+        else:
+            commits["read transactions"] += 1
+
+    def rolled_back(connection: Connection) -> None:
+        connection.info.pop("bench_wrote", None)
+
+    event.listen(Engine, "before_cursor_execute", wrote)
     event.listen(Engine, "commit", counted)
+    event.listen(Engine, "rollback", rolled_back)
     figures: dict[str, dict[str, float]] = {}
     try:
         with counted_emulator(root / "economy-emulator.db") as (emulator, counter):
@@ -289,7 +309,7 @@ def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
                     if warm:
                         health.check_all(runtime, names)  # the daemon's observation: tokens cached
                     rotator = Rotator(runtime, owner="bench", actor="bench")
-                    before, commits_before = counter.snapshot(), commits[0]
+                    before, commits_before = counter.snapshot(), dict(commits)
                     for name in names:
                         outcome = rotator.rotate(name, RotationTrigger.MANUAL)
                         if outcome.status != "rotated":
@@ -300,12 +320,15 @@ def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
                         "token grants": used["token grants"] / count,
                         "certificate lists": used["certificate lists"] / count,
                         "other": used["other"] / count,
-                        "commits": (commits[0] - commits_before) / count,
                     }
+                    for kind, total in commits.items():
+                        figures[label][kind] = (total - commits_before[kind]) / count
                 finally:
                     runtime.close()
     finally:
+        event.remove(Engine, "rollback", rolled_back)
         event.remove(Engine, "commit", counted)
+        event.remove(Engine, "before_cursor_execute", wrote)
     return figures
 
 

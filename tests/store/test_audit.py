@@ -66,9 +66,9 @@ class TestEventLog:
         assert store.append_event("orders", "cli", "x", "ok").credential_id == replacement.id
 
     def test_api_offers_no_way_to_change_events(self) -> None:
-        """The Store has no public method that updates or deletes events."""
+        """The Store has no public method that updates or deletes events: it only appends and reads."""
         names = {name for name in dir(Store) if "event" in name and not name.startswith("_")}
-        assert names == {"append_event", "events"}
+        assert names == {"append_event", "append_events", "events"}
 
 
 class TestAppendOnly:

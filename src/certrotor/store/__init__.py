@@ -7,6 +7,7 @@ is the one facade; each concern has its module (``accounts``, ``credentials``, `
 
 from __future__ import annotations
 
+from certrotor.store.audit import EventDraft
 from certrotor.store.credentials import CredentialChanges
 from certrotor.store.domain import (
     Account,
@@ -38,6 +39,7 @@ __all__ = [
     "CredentialRef",
     "CredentialSpec",
     "Event",
+    "EventDraft",
     "EventOutcome",
     "RecordMode",
     "Rotation",

@@ -6,7 +6,8 @@ database refuses to change or delete an event once written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,6 +20,25 @@ from certrotor.store.events import scrub_detail
 from certrotor.store.lookups import LIST_HINT, CredentialRef
 from certrotor.store.mapping import to_event
 from certrotor.store.models import CredentialRow, EventRow
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event not written yet: it goes into the transaction of the journal write it belongs to."""
+
+    credential: CredentialRef | None
+    actor: str
+    action: str
+    outcome: EventOutcome | str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def append_drafts(session: Session, drafts: Iterable[EventDraft]) -> list[Event]:
+    """Append the drafted events in order, in the caller's transaction."""
+    return [
+        append(session, draft.credential, draft.actor, draft.action, draft.outcome, draft.detail)
+        for draft in drafts
+    ]
 
 
 def append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Unpack
 
 from cryptography import x509
@@ -34,6 +35,7 @@ from certrotor.store import (
     versions,
 )
 from certrotor.store.accounts import UNSET, Unset
+from certrotor.store.audit import EventDraft
 from certrotor.store.broker_keys import BrokerKey
 from certrotor.store.credentials import CredentialChanges
 from certrotor.store.domain import (
@@ -63,7 +65,7 @@ from certrotor.store.lookups import CredentialRef, VersionRef
 if TYPE_CHECKING:
     from certrotor.config import Settings
 
-__all__ = ["UNSET", "CredentialChanges", "CredentialRef", "Store", "VersionRef"]
+__all__ = ["UNSET", "CredentialChanges", "CredentialRef", "EventDraft", "Store", "VersionRef"]
 
 
 class Store:
@@ -406,11 +408,22 @@ class Store:
         trigger: RotationTrigger,
         strategy: Strategy,
         old_version: VersionRef | None,
+        *,
+        events: Sequence[EventDraft] = (),
     ) -> Rotation:
-        """Open a journal entry at step ``prepare``; refused while another one is unfinished."""
+        """Open a journal entry at step ``prepare``; refused while another one is unfinished.
+
+        ``events`` are appended in the same transaction, each tagged with the new rotation's ID
+        (detail ``rotation``).
+        """
         try:
             with self._write() as session:
-                return journal.start(session, credential, trigger, strategy, old_version)
+                started = journal.start(session, credential, trigger, strategy, old_version)
+                audit.append_drafts(
+                    session,
+                    (replace(draft, detail={**draft.detail, "rotation": started.id}) for draft in events),
+                )
+                return started
         except IntegrityError:
             name = credential.name if isinstance(credential, Credential) else credential
             raise journal.rotation_open(name, None) from None
@@ -425,13 +438,16 @@ class Store:
         retire_after: dt.datetime | None = None,
         error: str | None = None,
         strategy: Strategy | None = None,
+        events: Sequence[EventDraft] = (),
     ) -> Rotation:
         """Record that the rotation reached ``step``; given fields are set, ``None`` keeps them.
 
         ``strategy`` changes when an ``auto`` credential learns that NetSuite allows only one
-        active certificate (overlap becomes replace in the middle of the upload step).
+        active certificate (overlap becomes replace in the middle of the upload step). ``events``
+        are appended to the audit trail in the same transaction.
         """
         with self._write() as session:
+            audit.append_drafts(session, events)
             return journal.advance(
                 session,
                 rotation_id,
@@ -448,9 +464,20 @@ class Store:
         with self._write() as session:
             return journal.mark_token_prefetched(session, rotation_id)
 
-    def finish_rotation(self, rotation_id: int, ok: bool, error: str | None = None) -> Rotation:
-        """Close the journal entry as ``done`` or ``failed``; finishing twice changes nothing."""
+    def finish_rotation(
+        self,
+        rotation_id: int,
+        ok: bool,
+        error: str | None = None,
+        *,
+        events: Sequence[EventDraft] = (),
+    ) -> Rotation:
+        """Close the journal entry as ``done`` or ``failed``; finishing twice changes nothing.
+
+        ``events`` are appended to the audit trail in the same transaction.
+        """
         with self._write() as session:
+            audit.append_drafts(session, events)
             return journal.finish(session, rotation_id, ok, error)
 
     def open_rotation(self, credential: CredentialRef) -> Rotation | None:
@@ -477,9 +504,12 @@ class Store:
         last_error: str | None,
         *,
         last_rotation_at: dt.datetime | None = None,
+        events: Sequence[EventDraft] = (),
     ) -> Credential:
-        """Plan the next rotation and record the outcome of the last attempt."""
+        """Plan the next rotation and record the outcome of the last attempt (and ``events``, in
+        the same transaction)."""
         with self._write() as session:
+            audit.append_drafts(session, events)
             return leases.set_schedule(
                 session,
                 credential,
@@ -535,13 +565,17 @@ class Store:
         lease_seconds: float,
         *,
         now: dt.datetime | None = None,
+        events: Sequence[EventDraft] = (),
     ) -> Credential:
         """Extend ``owner``'s lease; raises LeaseLostError if someone else holds it or none does.
 
         A lease past its expiry that nobody else claimed is still ours: renewing it is safe.
+        ``events`` are appended to the audit trail in the same transaction (not if the lease is lost).
         """
         with self._write() as session:
-            return leases.renew(session, credential, owner, lease_seconds, now=now)
+            renewed = leases.renew(session, credential, owner, lease_seconds, now=now)
+            audit.append_drafts(session, events)
+            return renewed
 
     def release(self, credential: CredentialRef, owner: str) -> bool:
         """Give up ``owner``'s lease; ``False`` if it did not hold one (nothing changes then)."""
@@ -561,6 +595,13 @@ class Store:
         """Append an audit record; secrets in ``detail`` are redacted before they are stored."""
         with self._write() as session:
             return audit.append(session, credential, actor, action, outcome, detail)
+
+    def append_events(self, drafts: Sequence[EventDraft]) -> list[Event]:
+        """Append drafted audit records in one transaction, in order (none: no transaction)."""
+        if not drafts:
+            return []
+        with self._write() as session:
+            return audit.append_drafts(session, drafts)
 
     def events(self, credential: CredentialRef | None = None, *, limit: int = 100) -> list[Event]:
         """Audit records, newest first: of one credential (removed ones included) or of all."""

@@ -31,6 +31,7 @@ from certrotor.services.runtime import Runtime
 from certrotor.store import (
     CertificateVersion,
     Credential,
+    EventDraft,
     EventOutcome,
     Rotation,
     RotationStep,
@@ -73,6 +74,9 @@ class _Run:
         self.credential = credential
         self.steps = steps
         self.current_rotation: Rotation | None = None
+        self.drafts: list[EventDraft] = []
+        """Events not written yet: they go with the next journal write (at the latest the lease
+        renewal before the next remote effect, or the end of the rotation)."""
 
     @property
     def rotation(self) -> Rotation:
@@ -85,14 +89,54 @@ class _Run:
         return self.current_rotation
 
     def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
+        """Draft an audit event; it is written in the transaction of the next journal write."""
         if self.current_rotation is not None:
             detail["rotation"] = self.current_rotation.id
-        self.store.append_event(self.credential, self.rotator.actor, action, outcome, dict(detail))
+        self.drafts.append(EventDraft(self.credential, self.rotator.actor, action, outcome, dict(detail)))
+
+    def take_drafts(self) -> tuple[EventDraft, ...]:
+        """The drafted events, for a journal write to carry (kept if that write fails)."""
+        return tuple(self.drafts)
+
+    def written(self, drafts: tuple[EventDraft, ...]) -> None:
+        """The journal write carrying ``drafts`` committed."""
+        del self.drafts[: len(drafts)]
+
+    def flush_events(self) -> None:
+        """Write drafted events that no journal write carried (the end of a rotation)."""
+        drafts = self.take_drafts()
+        self.store.append_events(drafts)
+        self.written(drafts)
 
     def checkpoint(self) -> None:
         if self.rotator.should_stop():
+            self.flush_events()
             raise _StopRequestedError
-        self.store.renew_lease(self.credential, self.rotator.owner, self.rotator.lease_seconds)
+        drafts = self.take_drafts()
+        self.store.renew_lease(self.credential, self.rotator.owner, self.rotator.lease_seconds, events=drafts)
+        self.written(drafts)
+
+    def advance(
+        self,
+        step: RotationStep,
+        *,
+        new_version_id: str | None = None,
+        retire_after: dt.datetime | None = None,
+    ) -> Rotation:
+        """Journal that the rotation reached ``step``, with the events drafted since the last write."""
+        drafts = self.take_drafts()
+        self.current_rotation = self.store.advance_rotation(
+            self.rotation.id, step, new_version_id=new_version_id, retire_after=retire_after, events=drafts
+        )
+        self.written(drafts)
+        return self.current_rotation
+
+    def finish(self, rotation_id: int, ok: bool, error: str | None = None) -> Rotation:
+        """Close the journal entry, with the events drafted since the last write."""
+        drafts = self.take_drafts()
+        finished = self.store.finish_rotation(rotation_id, ok, error, events=drafts)
+        self.written(drafts)
+        return finished
 
     def schedule(
         self,
@@ -102,9 +146,11 @@ class _Run:
         *,
         last_rotation_at: dt.datetime | None = None,
     ) -> None:
+        drafts = self.take_drafts()
         self.credential = self.store.set_schedule(
-            self.credential, at, failed_attempts, error, last_rotation_at=last_rotation_at
+            self.credential, at, failed_attempts, error, last_rotation_at=last_rotation_at, events=drafts
         )
+        self.written(drafts)
 
 
 class Rotator:
@@ -157,11 +203,14 @@ class Rotator:
             # A lease left by a killed process of this host is taken over: `certrotor rotate NAME`
             # run again after a crash is not refused until the dead process's lease expires.
             credential = self.store.claim_taking_over_dead(credential, self.owner, self.lease_seconds)
+        run = _Run(self, credential, steps_for(credential, self.runtime))
         try:
-            run = _Run(self, credential, steps_for(credential, self.runtime))
             return self._rotate_claimed(run, trigger, reason)
         finally:
-            self.store.release(credential, self.owner)
+            try:
+                run.flush_events()
+            finally:
+                self.store.release(credential, self.owner)
 
     def _rotate_claimed(self, run: _Run, trigger: RotationTrigger, reason: str | None) -> RotationOutcome:
         run.current_rotation = self.store.open_rotation(run.credential)
@@ -174,8 +223,8 @@ class Rotator:
                 if trigger in (RotationTrigger.MANUAL, RotationTrigger.EMERGENCY) and in_grace:
                     # The previous certificate may be the only one that works: nothing is revoked
                     # until the new rotation has verified its certificate (see _retire_left_behind).
-                    self.store.finish_rotation(rotation.id, ok=True)
                     run.event("retire-postponed", EventOutcome.INFO, reason=f"{trigger.value} rotation")
+                    run.finish(rotation.id, ok=True)
                     run.current_rotation = None
                 else:
                     waiting = self._retire(run)
@@ -186,11 +235,12 @@ class Rotator:
                 credential = run.credential
                 old = self.store.current_version(credential)
                 strategy = credential.effective_strategy or Strategy.OVERLAP
-                run.current_rotation = self.store.start_rotation(credential, trigger, strategy, old)
-                if reason:
-                    run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value, reason=reason)
-                else:
-                    run.event("rotation-start", EventOutcome.INFO, trigger=trigger.value)
+                # Not run.event: the event needs the rotation's ID, so start_rotation tags it.
+                detail = {"trigger": trigger.value, **({"reason": reason} if reason else {})}
+                start = EventDraft(credential, self.actor, "rotation-start", EventOutcome.INFO, detail)
+                run.current_rotation = self.store.start_rotation(
+                    credential, trigger, strategy, old, events=[start]
+                )
                 fault_point("before", RotationStep.PREPARE.value)
             return self._run(run)
         except _StopRequestedError:
@@ -242,9 +292,7 @@ class Rotator:
     ) -> None:
         """Journal that the rotation reached ``step`` (fault points surround every transition)."""
         fault_point("after", run.rotation.step.value)
-        run.current_rotation = self.store.advance_rotation(
-            run.rotation.id, step, new_version_id=new_version_id, retire_after=retire_after
-        )
+        run.advance(step, new_version_id=new_version_id, retire_after=retire_after)
         fault_point("before", step.value)
 
     def _prepare(self, run: _Run) -> None:
@@ -321,10 +369,12 @@ class Rotator:
             if run.steps.retire(run, old):
                 detail = run.steps.describe(old).detail()
                 run.event("retire", EventOutcome.OK, **detail, grace_cut_short=False)
+                # The version is retired for good: a resume after a crash would not say so again.
+                run.flush_events()
         self._retire_left_behind(run, old_id)
         fault_point("after", RotationStep.RETIRE.value)
         fault_point("before", DONE)
-        self.store.finish_rotation(rotation.id, ok=True)
+        run.finish(rotation.id, ok=True)
         self._plan_next(run)
         return None
 
@@ -348,6 +398,7 @@ class Rotator:
             if version.id != old_id and run.steps.retire(run, version):
                 detail = run.steps.describe(version).detail()
                 run.event("retire", EventOutcome.OK, **detail, grace_cut_short=True, emergency=emergency)
+                run.flush_events()
 
     def _plan_next(self, run: _Run) -> None:
         credential = run.credential
@@ -371,8 +422,8 @@ class Rotator:
             expires_at=current.not_after if current else None,
             rng=self.rng,
         )
-        run.schedule(retry_at, attempts, exc.message)
         run.event("rotation-deferred", EventOutcome.ERROR, error=exc.message, retry_at=retry_at.isoformat())
+        run.schedule(retry_at, attempts, exc.message)
         log.warning(
             "rotation deferred", credential=credential.name, error=exc.message, retry_at=retry_at.isoformat()
         )
@@ -381,7 +432,7 @@ class Rotator:
     def _fail_rotation(self, run: _Run, exc: CertrotorError) -> RotationOutcome:
         """The rotation cannot succeed as started: close it; the old certificate stays current."""
         if run.current_rotation is not None:
-            self.store.finish_rotation(run.current_rotation.id, ok=False, error=exc.message)
+            run.finish(run.current_rotation.id, ok=False, error=exc.message)
         outcome = self._defer(run, exc)
         return RotationOutcome(
             credential=run.credential.name,

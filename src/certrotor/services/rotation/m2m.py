@@ -249,6 +249,7 @@ class M2MSteps:
         if cause is not None:
             detail |= {"netsuite_error_code": cause.error_code, "netsuite_message": cause.message}
         journal.event("strategy-resolved", EventOutcome.INFO, **detail)
+        journal.flush_events()  # a resume would not repeat it
 
     def _token_prefetched(self, journal: StepJournal) -> bool:
         return journal.rotation.token_prefetched and self.credential.has_management_token
@@ -283,10 +284,12 @@ class M2MSteps:
                 self.credential = store.set_management_token(self.credential, auth.current_token())
             store.mark_token_prefetched(rotation.id)
             journal.event("token-prefetched", EventOutcome.OK)
+            journal.flush_events()  # on record before the revocation, which no journal write precedes
         revoke_remote(client, old)
         fault_point("after", REVOKE_OLD)
         store.set_version_state(old, VersionState.REVOKED)
         journal.event("revoke-old", EventOutcome.OK, certificate_id=old.certificate_id)
+        journal.flush_events()  # a resume would not repeat it
 
     # -- verify --------------------------------------------------------------------------------
 
@@ -328,6 +331,7 @@ class M2MSteps:
         except CertrotorError as exc:
             store.set_version_state(version, VersionState.FAILED)
             journal.event("revoke-failed-new", EventOutcome.ERROR, error=exc.message)
+            journal.flush_events()  # a resume would not repeat it
 
     # -- deliver, retire, names ------------------------------------------------------------------
 

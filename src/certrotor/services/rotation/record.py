@@ -109,6 +109,7 @@ class RecordSteps:
         )
         if replaced_placeholder:
             journal.event("placeholder-replaced", EventOutcome.OK, record=script_id)
+        journal.flush_events()  # a resume would not repeat them as they are
         return True
 
     def verify(self, journal: StepJournal, version: CertificateVersion) -> None:

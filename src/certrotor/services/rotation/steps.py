@@ -65,7 +65,12 @@ class StepJournal(Protocol):
         ...
 
     def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
-        """Append to the audit trail, tagged with this rotation."""
+        """Append to the audit trail, tagged with this rotation: written with the next journal write
+        (at the latest the lease renewal before the next remote effect)."""
+        ...
+
+    def flush_events(self) -> None:
+        """Write the drafted events now (before a remote effect that no checkpoint precedes)."""
         ...
 
     def checkpoint(self) -> None:
