@@ -92,10 +92,12 @@ def spec_for(emulator: RunningEmulator, index: int, client_id: str, key: KeySpec
     )
 
 
-def enrol(store: Store, emulator: RunningEmulator, specs: list[CredentialSpec]) -> None:
-    """Add the credentials and upload their first certificates (bootstrap token); all due now."""
+def enrol(
+    store: Store, emulator: RunningEmulator, specs: list[CredentialSpec], *, due_at: dt.datetime | None = None
+) -> None:
+    """Add the credentials and upload their first certificates (bootstrap token); due now or at ``due_at``."""
     store.add_credentials(specs)
-    now = utcnow()
+    now = utcnow() if due_at is None else due_at
     with httpx2.HTTPTransport() as transport:
         for spec in specs:
             key = crypto.generate_private_key(spec.key_spec)

@@ -35,10 +35,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import fleet  # bench/fleet.py: the same enrolment of credentials with uploaded certificates
 import httpx2
 
 from certrotor import crypto
-from certrotor.client import BearerTokenAuth, NetSuiteClient
 from certrotor.crypto import KeySpec, utcnow
 from certrotor.emulator.app import create_app
 from certrotor.emulator.server import bind_socket, build_server
@@ -46,8 +46,8 @@ from certrotor.emulator.state import EmulatorState
 from certrotor.emulator.tenant import ensure_demo_tenant
 from certrotor.emulator.testing import RunningEmulator, admin_client
 from certrotor.keyvault import MasterKey
-from certrotor.protocol.urls import TOKEN_PATH, NetSuiteEndpoints
-from certrotor.store import CredentialSpec, Store, VersionState
+from certrotor.protocol.urls import TOKEN_PATH
+from certrotor.store import CredentialSpec, Store
 from certrotor.store import observations as stored
 from certrotor.store.observations import Observation
 
@@ -137,29 +137,7 @@ def enrol(store: Store, emulator: RunningEmulator, n: int) -> None:
         )
         for index, client_id in enumerate(clients)
     ]
-    store.add_credentials(specs)
-    later = utcnow() + dt.timedelta(days=60)
-    with httpx2.HTTPTransport() as transport:
-        for spec in specs:
-            key = crypto.generate_private_key(KeySpec.EC_P256)
-            certificate = crypto.build_self_signed_certificate(
-                key, common_name=f"certrotor {spec.name}", validity_days=0, validity=VALIDITY
-            )
-            version = store.add_version(spec.name, key, certificate, VersionState.PENDING)
-            with NetSuiteClient(
-                NetSuiteEndpoints.for_account(spec.account_id, spec.base_url),
-                client_id=spec.client_id,
-                auth=BearerTokenAuth(tenant.admin_token),
-                transport=transport,
-            ) as client:
-                answer = client.upload_certificate(
-                    version.certificate_pem, entity=spec.entity_id, role=spec.role_id
-                )
-            version = store.set_remote_certificate_id(
-                version, answer.certificate_id, state=VersionState.UPLOADED
-            )
-            store.activate(spec.name, version)
-            store.set_schedule(spec.name, later, 0, None)
+    fleet.enrol(store, emulator, specs, due_at=utcnow() + dt.timedelta(days=60))
 
 
 def certrotor(env: dict[str, str], *args: str) -> tuple[float, int]:
