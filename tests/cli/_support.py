@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,3 +328,22 @@ def run_in_terminal(
     code = process.wait(timeout=PROCESS_TIMEOUT_SECONDS)
     piped = received[pipe] if pipe is not None else b""
     return TerminalRun(code, received[primary].decode(), piped.decode())
+
+
+def enrol_uploaded(cli: Callable[..., CliResult], emulator: Any, names: Sequence[str]) -> None:
+    """``names`` on the emulator's integration (the first on the demo entity and role, the others on
+    new combinations), each added with the admin token and its certificate (valid 30 days) uploaded."""
+    tenant = emulator.tenant
+    for index, name in enumerate(names):
+        entity, role = (tenant.entity_id, tenant.role_id) if index == 0 else emulator.add_m2m_combination()
+        cli(
+            "credential", "add", name,
+            "--account", tenant.account_id,
+            "--client-id", tenant.client_id,
+            "--entity", str(entity),
+            "--role", str(role),
+            "--base-url", emulator.base_url,
+            "--token", tenant.admin_token,
+            "--validity-days", "30",
+        ).assert_ok()  # fmt: skip
+        cli("upload", name).assert_ok()

@@ -6,6 +6,7 @@ import pytest
 
 from certrotor.emulator.testing import RunningEmulator
 
+from ._support import enrol_uploaded
 from .conftest import Cli
 
 SUMMARY_OK = (
@@ -17,22 +18,7 @@ SUMMARY_OK = (
 @pytest.fixture
 def two(cli: Cli, emulator: RunningEmulator) -> RunningEmulator:
     """app1 and app2 on the emulator, each with a current certificate valid 30 days."""
-    tenant = emulator.tenant
-    for name in ("app1", "app2"):
-        entity, role = (
-            (tenant.entity_id, tenant.role_id) if name == "app1" else emulator.add_m2m_combination()
-        )
-        cli(
-            "credential", "add", name,
-            "--account", tenant.account_id,
-            "--client-id", tenant.client_id,
-            "--entity", str(entity),
-            "--role", str(role),
-            "--base-url", emulator.base_url,
-            "--token", tenant.admin_token,
-            "--validity-days", "30",
-        ).assert_ok()  # fmt: skip
-        cli("upload", name).assert_ok()
+    enrol_uploaded(cli, emulator, ("app1", "app2"))
     return emulator
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from certrotor.emulator.testing import RunningEmulator
 
-from ._support import ANSI, run_in_terminal, run_process
+from ._support import ANSI, enrol_uploaded, run_in_terminal, run_process
 from .conftest import Cli
 
 NAMES = ("app1", "app2", "app3")
@@ -28,22 +28,7 @@ ERASE_LINE = "\x1b[2K"
 @pytest.fixture
 def three(cli: Cli, emulator: RunningEmulator) -> list[str]:
     """app1, app2 and app3 on the emulator (one integration), each with a certificate valid 30 days."""
-    tenant = emulator.tenant
-    for name in NAMES:
-        entity, role = (
-            (tenant.entity_id, tenant.role_id) if name == "app1" else emulator.add_m2m_combination()
-        )
-        cli(
-            "credential", "add", name,
-            "--account", tenant.account_id,
-            "--client-id", tenant.client_id,
-            "--entity", str(entity),
-            "--role", str(role),
-            "--base-url", emulator.base_url,
-            "--token", tenant.admin_token,
-            "--validity-days", "30",
-        ).assert_ok()  # fmt: skip
-        cli("upload", name).assert_ok()
+    enrol_uploaded(cli, emulator, NAMES)
     return list(NAMES)
 
 
