@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import os
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from certrotor.cli.commands import COMMANDS, LazyGroup
+from certrotor.cli.commands import COMMANDS, LazyGroup, imports_without_collection
 from certrotor.cli.main import root_command
 
 from ._support import PROCESS_TIMEOUT_SECONDS
@@ -110,3 +112,54 @@ class TestLazyCommands:
         result = cli("credentail", "list")
         assert result.exit_code == 2
         assert "Did you mean 'credential'?" in result.stderr
+
+
+_COLLECTOR_PROBE = """
+import gc, json, sys
+from certrotor.cli.main import main
+sys.argv = ["certrotor", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+class TestCollector:
+    def test_in_process_calls_leave_the_collector_as_they_found_it(self, cli) -> None:
+        """Tests and embedders call main(argv): nothing is frozen and the collector stays on."""
+        frozen = gc.get_freeze_count()
+        result = cli("credential", "list", "--json")
+        assert result.exit_code == 0
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == frozen
+
+    def test_a_whole_process_command_freezes_what_its_imports_made(self, cli_env: dict[str, str]) -> None:
+        """As the console script, the command's imports leave the collector's view; it runs on."""
+        completed = subprocess.run(
+            [sys.executable, "-c", _COLLECTOR_PROBE, "credential", "list", "--json"],
+            env={**os.environ, **cli_env},
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_TIMEOUT_SECONDS,
+            check=False,
+        )
+        state = json.loads(completed.stdout.strip().splitlines()[-1])
+        assert state["enabled"] is True
+        assert state["frozen"] > 10_000
+
+    def test_the_collector_pauses_only_while_a_command_loads(self) -> None:
+        """imports_without_collection turns the collector back on, even when the import fails."""
+        seen: list[bool] = []
+
+        def load_a_missing_module() -> None:
+            with imports_without_collection(freeze=False):
+                seen.append(gc.isenabled())
+                importlib.import_module("certrotor.no_such_module")
+
+        assert gc.isenabled()
+        with pytest.raises(ModuleNotFoundError):
+            load_a_missing_module()
+        assert seen == [False]
+        assert gc.isenabled()

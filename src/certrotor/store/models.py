@@ -120,12 +120,14 @@ class CredentialRow(Base):
     __tablename__ = "credentials"
     __table_args__ = (
         # Names are unique among live credentials; a removed one keeps its row for the audit log.
+        # Partial indexes name only ``sqlite_where`` here: the migrations create them on both
+        # databases, and a ``postgresql_*`` argument would make every process import SQLAlchemy's
+        # PostgreSQL dialect (about 25 ms of each command's start-up). Autogenerate compares no WHERE.
         Index(
             "uq_credentials_live_name",
             "name",
             unique=True,
             sqlite_where=text("removed_at IS NULL"),
-            postgresql_where=text("removed_at IS NULL"),
         ),
         Index("ix_credentials_due", "next_rotation_at"),
     )
@@ -179,7 +181,6 @@ class CertificateVersionRow(Base):
             "credential_fk",
             unique=True,
             sqlite_where=text("state = 'current'"),
-            postgresql_where=text("state = 'current'"),
         ),
         UniqueConstraint("credential_fk", "certificate_id"),
     )
@@ -208,7 +209,6 @@ class RotationRow(Base):
             "credential_fk",
             unique=True,
             sqlite_where=text("finished_at IS NULL"),
-            postgresql_where=text("finished_at IS NULL"),
         ),
     )
 
@@ -318,7 +318,6 @@ class BrokerKeyRow(Base):
             "app",
             unique=True,
             sqlite_where=text("revoked_at IS NULL"),
-            postgresql_where=text("revoked_at IS NULL"),
         ),
     )
 
