@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -238,6 +239,7 @@ def overdue_tolerance(facts: HealthFacts) -> dt.timedelta:
     return min(OVERDUE_TOLERANCE, window * OVERDUE_WINDOW_FRACTION)
 
 
+@functools.lru_cache(maxsize=4096)
 def _command(*words: str) -> str:
     parts = ["certrotor", *words]
     return " ".join(shlex.quote(part) for part in parts)

@@ -87,6 +87,8 @@ class StrEnumText(TypeDecorator[E], Generic[E]):
     def __init__(self, enum_type: type[E], length: int = 16) -> None:
         super().__init__(length)
         self.enum_type = enum_type
+        # A dictionary lookup, not the enum's constructor: a fleet's read converts tens of thousands.
+        self._members: dict[str, E] = {member.value: member for member in enum_type}
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -94,7 +96,10 @@ class StrEnumText(TypeDecorator[E], Generic[E]):
         return self.enum_type(value).value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum_type(value)
+        if value is None:
+            return None
+        member = self._members.get(value)
+        return member if member is not None else self.enum_type(value)
 
 
 def _utcnow() -> dt.datetime:

@@ -5,11 +5,13 @@ read in a handful of queries (so a monitoring check over 10,000 credentials answ
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, cast, select
 from sqlalchemy.exc import IntegrityError
 
 from certrotor.errors import MasterKeyError
@@ -171,7 +173,7 @@ _CREDENTIAL_COLUMNS = (
     CredentialRow.client_id,
     CredentialRow.entity_id,
     CredentialRow.role_id,
-    CredentialRow.scopes,
+    cast(CredentialRow.scopes, Text),  # JSON lists read as text: see _text_list
     CredentialRow.key_spec,
     CredentialRow.validity_seconds,
     CredentialRow.renew_before_min_seconds,
@@ -220,8 +222,8 @@ _OBSERVATION_COLUMNS = (
     ObservationRow.observed_at,
     ObservationRow.remote_state,
     ObservationRow.certificate_id,
-    ObservationRow.foreign_certificate_ids,
-    ObservationRow.pending_adoption_ids,
+    cast(ObservationRow.foreign_certificate_ids, Text),
+    cast(ObservationRow.pending_adoption_ids, Text),
     ObservationRow.placeholder,
     ObservationRow.probe_ok,
     ObservationRow.probe_error,
@@ -305,14 +307,20 @@ def snapshots(store: Store, names: Sequence[str] | None = None) -> list[HealthSn
     return result
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_list(text: str | None) -> tuple[str, ...]:
+    """A JSON list column read as text: a fleet repeats a few values (scopes, ``[]``), parsed once each."""
+    return tuple(json.loads(text)) if text else ()
+
+
 def _observation_of(name: str, row: Any) -> Observation:
     return Observation(
         credential=name,
         observed_at=row[1],
         remote_state=row[2],
         certificate_id=row[3],
-        foreign_certificate_ids=tuple(row[4] or ()),
-        pending_adoption_ids=tuple(row[5] or ()),
+        foreign_certificate_ids=_text_list(row[4]),
+        pending_adoption_ids=_text_list(row[5]),
         placeholder=row[6],
         probe_ok=row[7],
         probe_error=row[8],
@@ -353,7 +361,7 @@ def _credentials(connection: Connection, names: Sequence[str] | None) -> list[Cr
             client_id=row[6],
             entity_id=row[7],
             role_id=row[8],
-            scopes=tuple(row[9]),
+            scopes=_text_list(row[9]),
             key_spec=row[10],
             validity_seconds=row[11],
             renew_before_min_seconds=row[12],
