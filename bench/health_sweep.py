@@ -63,6 +63,9 @@ class RequestCounter:
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.count_then(self.app, scope, receive, send)
+
+    async def count_then(self, app: Any, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_emulator"):
             path, method = scope["path"], scope["method"]
             if path == TOKEN_PATH:
@@ -73,7 +76,7 @@ class RequestCounter:
                 kind = "other"
             with self._lock:
                 self.counts[kind] += 1
-        await self.app(scope, receive, send)
+        await app(scope, receive, send)
 
     def snapshot(self) -> collections.Counter[str]:
         with self._lock:
@@ -87,13 +90,20 @@ def counted_emulator(state_path: Path) -> Iterator[tuple[RunningEmulator, Reques
     try:
         tenant = ensure_demo_tenant(state)
         app = create_app(state)
-        counter_box: list[RequestCounter] = []
+        counter = RequestCounter(None)
 
         def counting(inner: Any) -> RequestCounter:
-            counter_box.append(RequestCounter(inner))
-            return counter_box[0]
+            counter.app = inner
+            return counter
 
         app.add_middleware(counting)  # type: ignore[arg-type]
+        # Token requests bypass the FastAPI stack (the emulator's own fast path): count them too.
+        token_requests = app.token_requests  # type: ignore[attr-defined]
+
+        async def counted_token_requests(scope: Any, receive: Any, send: Any) -> None:
+            await counter.count_then(token_requests, scope, receive, send)
+
+        app.token_requests = counted_token_requests  # type: ignore[attr-defined]
         sock = bind_socket("127.0.0.1", 0)
         server = build_server(app, configure_logging=False)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -112,7 +122,7 @@ def counted_emulator(state_path: Path) -> Iterator[tuple[RunningEmulator, Reques
                     base_url=base_url, state_path=state_path, tenant=tenant, _http=admin
                 )
                 emulator.counters()  # builds the middleware stack
-                yield emulator, counter_box[0]
+                yield emulator, counter
         finally:
             server.should_exit = True
             thread.join(timeout=15)
