@@ -28,6 +28,7 @@ from certrotor.store.domain import (
 from certrotor.store.leases import default_owner, lease_holder_is_dead
 from certrotor.store.lookups import CredentialRef, VersionRef
 from certrotor.store.repository import Store
+from certrotor.store.writes import JournalWrite
 
 __all__ = [
     "Account",
@@ -41,6 +42,7 @@ __all__ = [
     "Event",
     "EventDraft",
     "EventOutcome",
+    "JournalWrite",
     "RecordMode",
     "Rotation",
     "RotationStep",

@@ -61,11 +61,20 @@ from certrotor.store.engine import (
 )
 from certrotor.store.failures import failure_error, storage_cause, unavailable_as_store_error
 from certrotor.store.lookups import CredentialRef, VersionRef
+from certrotor.store.writes import JournalWrite
 
 if TYPE_CHECKING:
     from certrotor.config import Settings
 
-__all__ = ["UNSET", "CredentialChanges", "CredentialRef", "EventDraft", "Store", "VersionRef"]
+__all__ = [
+    "UNSET",
+    "CredentialChanges",
+    "CredentialRef",
+    "EventDraft",
+    "JournalWrite",
+    "Store",
+    "VersionRef",
+]
 
 
 class Store:
@@ -401,6 +410,24 @@ class Store:
             return versions.activate(session, credential, new_version)
 
     # ----------------------------------------------------------------- rotation journal
+
+    @contextmanager
+    def journal_write(self) -> Iterator[JournalWrite]:
+        """One write transaction for a step of a rotation: the lease checked and extended, what the
+        step found out (versions, tokens), the journal's step, the schedule and the audit events,
+        committed together when the block ends, or none of them if it raises.
+
+        Keep the block to store calls: it holds the write lock (SQLite) or row locks (PostgreSQL).
+        """
+        with self._write() as session:
+            yield JournalWrite(session, self._master_key)
+
+    def rotation_with_versions(self, rotation_id: int) -> tuple[Rotation, list[CertificateVersion]]:
+        """A rotation and its credential's versions (oldest first), read in one transaction."""
+        with self._read() as session:
+            rotation = journal.get(session, rotation_id)
+            held = versions.of_credential_id(session, rotation.credential_id)
+            return rotation, held
 
     def start_rotation(
         self,

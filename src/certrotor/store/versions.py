@@ -203,8 +203,14 @@ def of_credential(
     session: Session, credential: CredentialRef, states: Iterable[VersionState] | None
 ) -> list[CertificateVersion]:
     """The credential's versions, oldest first (optionally only in some states)."""
-    owner = credential_row(session, credential)
-    query = select(CertificateVersionRow).where(CertificateVersionRow.credential_fk == owner.id)
+    return of_credential_id(session, credential_row(session, credential).id, states)
+
+
+def of_credential_id(
+    session: Session, credential_id: int, states: Iterable[VersionState] | None = None
+) -> list[CertificateVersion]:
+    """The versions of the credential with row id ``credential_id``, oldest first."""
+    query = select(CertificateVersionRow).where(CertificateVersionRow.credential_fk == credential_id)
     if states is not None:
         query = query.where(CertificateVersionRow.state.in_(list(states)))
     query = query.order_by(CertificateVersionRow.created_at, CertificateVersionRow.id)

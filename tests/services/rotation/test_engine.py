@@ -23,7 +23,7 @@ from certrotor.services.rotation import lease_holder_is_dead
 from certrotor.store import RotationStep, Strategy, VersionState
 
 from .._support import DAY, ServiceWorld
-from ._support import MANUAL, rotator
+from ._support import MANUAL, actions, rotator
 
 
 class TestSchedule:
@@ -79,6 +79,27 @@ class TestSchedule:
             assert retry_at - utcnow() <= (current.not_after - utcnow()) / 3
 
 
+class TestEvents:
+    """Events go with the journal writes they belong to; none is lost when a rotation stops early."""
+
+    def test_a_deferred_rotation_keeps_every_event_drafted_before_its_failure(
+        self, world: ServiceWorld
+    ) -> None:
+        """A failing hook: the steps' events, the hook's failure and the deferral are all written."""
+        world.enrol("app1", hook_command="false")
+        outcome = rotator(world).rotate("app1", MANUAL)
+        assert outcome.status == "deferred"
+        assert actions(world, "app1", outcome.rotation_id or 0) == [
+            "rotation-start",
+            "prepare",
+            "upload",
+            "verify",
+            "activate",
+            "hook",
+            "rotation-deferred",
+        ]
+
+
 STEAL_LEASE = """
 import sys
 from certrotor.keyvault import MasterKey
@@ -97,7 +118,8 @@ class TestLeases:
     def test_a_lost_lease_stops_before_the_next_remote_step_and_leaves_the_schedule_alone(
         self, world: ServiceWorld, tmp_path: Path
     ) -> None:
-        """Another process takes the lease during delivery: no retirement, no failure recorded."""
+        """Another process takes the lease during delivery: nothing journaled or retired after it, the
+        schedule untouched, the events drafted before kept."""
         # The hook (run during delivery) plays the other daemon that took the credential over.
         database = world.settings().resolved_database_url
         hook = shlex.join([sys.executable, "-c", STEAL_LEASE, database, world.master_key, "app1", "thief"])
@@ -110,9 +132,13 @@ class TestLeases:
         assert credential.lease_owner == "thief"
         assert credential.failed_attempts == 0
         assert credential.last_error is None
+        assert credential.next_rotation_at == before.next_rotation_at
+        assert credential.last_rotation_at == before.last_rotation_at
         rotation = world.store.open_rotation(credential)
         assert rotation is not None
-        assert rotation.step is RotationStep.RETIRE
+        # The journal write after the hook found the lease gone: the new holder delivers again.
+        assert rotation.step is RotationStep.DELIVER
+        assert actions(world, "app1", rotation.id)[-2:] == ["activate", "hook"]
         old = [v for v in world.store.versions(credential) if v.state is VersionState.PREVIOUS]
         assert len(old) == 1
         assert not {c["certificate_id"]: c for c in world.remote_certificates(before.client_id)}[

@@ -9,14 +9,17 @@ asks ``steps_for`` and knows no kind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from certrotor import crypto
 from certrotor.errors import (
     CertrotorError,
+    CredentialBusyError,
     LeaseLostError,
     RotationError,
     VerificationError,
@@ -33,6 +36,7 @@ from certrotor.store import (
     Credential,
     EventDraft,
     EventOutcome,
+    JournalWrite,
     Rotation,
     RotationStep,
     RotationTrigger,
@@ -65,18 +69,40 @@ class _StopRequestedError(Exception):
     """Internal: a stop was requested between two steps."""
 
 
-class _Run:
-    """One rotation of one credential by one rotator: the journal the steps see (``StepJournal``)."""
+T = TypeVar("T")
 
-    def __init__(self, rotator: Rotator, credential: Credential, steps: Steps) -> None:
+
+def _nothing(_write: JournalWrite) -> None:
+    """A journal write that records nothing besides what it always does."""
+
+
+class _Run:
+    """One rotation of one credential by one rotator: the journal the steps see (``StepJournal``).
+
+    Every store write of the rotation is a journal write (:meth:`write`): one transaction that makes
+    sure the lease is still ours and extends it, records what the steps noted since the last one,
+    the change of the step itself and the events drafted since, and reads back the journal row and
+    the credential's versions, which the next step works from (so a rotation commits about once a
+    step and reads little besides).
+    """
+
+    def __init__(self, rotator: Rotator, credential: Credential, steps: Steps, *, held: bool) -> None:
         self.rotator = rotator
         self.store = rotator.store
         self.credential = credential
         self.steps = steps
         self.current_rotation: Rotation | None = None
+        self.versions: list[CertificateVersion] = []
+        """The credential's versions as the last journal write (or re-read) left them."""
         self.drafts: list[EventDraft] = []
-        """Events not written yet: they go with the next journal write (at the latest the lease
-        renewal before the next remote effect, or the end of the rotation)."""
+        """Events not written yet: they go with the next journal write (at the latest the one before
+        the next remote effect, or the end of the rotation)."""
+        self.notes: list[Callable[[JournalWrite], object]] = []
+        """What steps found out (an upload's certificate ID, a revocation), for the next journal write."""
+        self.held = held
+        """Whether this run holds the credential's lease (given by the caller, or claimed)."""
+        self.lease_checked = False
+        """A journal write found the lease ours and extended it, and no remote effect came since."""
 
     @property
     def rotation(self) -> Rotation:
@@ -84,9 +110,19 @@ class _Run:
         return self.current_rotation
 
     def reread(self) -> Rotation:
-        """The journal row as the store holds it now (after a step)."""
-        self.current_rotation = self.store.get_rotation(self.rotation.id)
+        """The journal row and the versions as the store holds them now (after a step), in one read."""
+        self.current_rotation, self.versions = self.store.rotation_with_versions(self.rotation.id)
         return self.current_rotation
+
+    def version(self, version_id: str) -> CertificateVersion:
+        """A version of the credential as last read (the store is asked only for one not seen yet)."""
+        for version in self.versions:
+            if version.id == version_id:
+                return version
+        return self.store.get_version(version_id)
+
+    def versions_in(self, state: VersionState) -> list[CertificateVersion]:
+        return [version for version in self.versions if version.state is state]
 
     def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
         """Draft an audit event; it is written in the transaction of the next journal write."""
@@ -94,63 +130,77 @@ class _Run:
             detail["rotation"] = self.current_rotation.id
         self.drafts.append(EventDraft(self.credential, self.rotator.actor, action, outcome, dict(detail)))
 
-    def take_drafts(self) -> tuple[EventDraft, ...]:
-        """The drafted events, for a journal write to carry (kept if that write fails)."""
-        return tuple(self.drafts)
+    def note(self, record: Callable[[JournalWrite], object]) -> None:
+        """Record with the next journal write (its transaction makes sure the lease is still ours)."""
+        self.notes.append(record)
 
-    def written(self, drafts: tuple[EventDraft, ...]) -> None:
-        """The journal write carrying ``drafts`` committed."""
+    def write(self, record: Callable[[JournalWrite], T], *, lease: bool = True) -> T:
+        """One journal write: the lease checked and extended (unless ``lease`` is false: ``record``
+        claims it), the noted facts, ``record``'s changes and the drafted events, in one transaction.
+
+        If it fails, the events ``record`` drafted and the notes go with it (a note that cannot be
+        written is not tried again: whoever resumes finds the fact again, on NetSuite); the events
+        drafted before are kept for the next write.
+        """
+        drafted = len(self.drafts)
+        notes = list(self.notes)
+        try:
+            with self.store.journal_write() as write:
+                if lease:
+                    self.credential = write.renew_lease(
+                        self.credential, self.rotator.owner, self.rotator.lease_seconds
+                    )
+                for noted in notes:
+                    noted(write)
+                result = record(write)
+                drafts = tuple(self.drafts)
+                write.append_events(drafts)
+                if self.current_rotation is not None:
+                    rotation: Rotation | None = write.rotation(self.current_rotation.id)
+                else:
+                    rotation = None
+                held = write.versions(self.credential)
+        except BaseException:
+            del self.drafts[drafted:]
+            del self.notes[: len(notes)]
+            raise
         del self.drafts[: len(drafts)]
+        del self.notes[: len(notes)]
+        self.current_rotation = rotation
+        self.versions = held
+        self.lease_checked = True
+        return result
 
-    def flush_events(self) -> None:
-        """Write drafted events that no journal write carried (the end of a rotation)."""
-        drafts = self.take_drafts()
-        self.store.append_events(drafts)
-        self.written(drafts)
+    def flush(self) -> None:
+        """Write what is drafted and noted now, in a journal write (the lease checked)."""
+        self.write(lambda _write: None)
 
     def checkpoint(self) -> None:
+        """Before a remote effect: stop if asked, and make sure the lease is still ours (the journal
+        write just before did, if no remote effect came since; otherwise a write of its own)."""
         if self.rotator.should_stop():
-            self.flush_events()
+            self.flush()
             raise _StopRequestedError
-        drafts = self.take_drafts()
-        self.store.renew_lease(self.credential, self.rotator.owner, self.rotator.lease_seconds, events=drafts)
-        self.written(drafts)
+        if not self.lease_checked:
+            self.flush()
+        self.lease_checked = False
 
-    def advance(
-        self,
-        step: RotationStep,
-        *,
-        new_version_id: str | None = None,
-        retire_after: dt.datetime | None = None,
-    ) -> Rotation:
-        """Journal that the rotation reached ``step``, with the events drafted since the last write."""
-        drafts = self.take_drafts()
-        self.current_rotation = self.store.advance_rotation(
-            self.rotation.id, step, new_version_id=new_version_id, retire_after=retire_after, events=drafts
-        )
-        self.written(drafts)
-        return self.current_rotation
+    def close(self) -> None:
+        """The end of the rotation, however it ended: nothing drafted is lost, the lease is given up.
 
-    def finish(self, rotation_id: int, ok: bool, error: str | None = None) -> Rotation:
-        """Close the journal entry, with the events drafted since the last write."""
-        drafts = self.take_drafts()
-        finished = self.store.finish_rotation(rotation_id, ok, error, events=drafts)
-        self.written(drafts)
-        return finished
-
-    def schedule(
-        self,
-        at: dt.datetime | None,
-        failed_attempts: int,
-        error: str | None,
-        *,
-        last_rotation_at: dt.datetime | None = None,
-    ) -> None:
-        drafts = self.take_drafts()
-        self.credential = self.store.set_schedule(
-            self.credential, at, failed_attempts, error, last_rotation_at=last_rotation_at, events=drafts
-        )
-        self.written(drafts)
+        Noted facts are written only while the lease is ours (the new holder finds them again on
+        NetSuite); drafted events are written in any case.
+        """
+        if self.notes:
+            with contextlib.suppress(LeaseLostError):
+                self.flush()
+        if self.drafts:
+            drafts = tuple(self.drafts)
+            self.store.append_events(drafts)
+            del self.drafts[: len(drafts)]
+        if self.held:
+            self.store.release(self.credential, self.rotator.owner)
+            self.held = False
 
 
 class Rotator:
@@ -194,28 +244,44 @@ class Rotator:
             credential = self.store.get_credential(credential)
         try:
             # A watched record is refused before anything is claimed, generated or written.
-            steps_for(credential, self.runtime).check_rotatable()
+            steps = steps_for(credential, self.runtime)
+            steps.check_rotatable()
         except CertrotorError:
             if claimed:
                 self.store.release(credential, self.owner)
             raise
-        if not claimed:
+        run = _Run(self, credential, steps, held=claimed)
+        try:
             # A lease left by a killed process of this host is taken over: `certrotor rotate NAME`
             # run again after a crash is not refused until the dead process's lease expires.
-            credential = self.store.claim_taking_over_dead(credential, self.owner, self.lease_seconds)
-        run = _Run(self, credential, steps_for(credential, self.runtime))
+            self._begin(run, trigger, reason)
+        except CredentialBusyError:
+            raise  # another process holds it: nothing was claimed, drafted or written
+        except LeaseLostError as exc:
+            # claim_due gave it to us, and another process took it since (our lease expired).
+            run.held = False
+            run.current_rotation = None
+            return self._outcome(run, "interrupted", exc.message)
+        except BaseException:
+            run.close()
+            raise
         try:
-            return self._rotate_claimed(run, trigger, reason)
+            return self._rotate_claimed(run)
         finally:
-            try:
-                run.flush_events()
-            finally:
-                self.store.release(credential, self.owner)
+            run.close()
 
-    def _rotate_claimed(self, run: _Run, trigger: RotationTrigger, reason: str | None) -> RotationOutcome:
-        run.current_rotation = self.store.open_rotation(run.credential)
-        try:
-            rotation = run.current_rotation
+    def _begin(self, run: _Run, trigger: RotationTrigger, reason: str | None) -> None:
+        """Claim the credential (unless the caller did) and open its rotation, or find the one to
+        resume, in one journal write."""
+
+        def begin(write: JournalWrite) -> bool:
+            if run.held:
+                run.credential = write.renew_lease(run.credential, self.owner, self.lease_seconds)
+            else:
+                run.credential = write.claim(
+                    run.credential, self.owner, self.lease_seconds, take_over_dead=True
+                )
+            run.current_rotation = rotation = write.open_rotation(run.credential)
             if rotation is not None and rotation.step is RotationStep.RETIRE:
                 # A manual or emergency trigger cuts a grace period short and starts a new rotation;
                 # a rotation whose grace is over (resumed after a crash) is only finished.
@@ -224,33 +290,41 @@ class Rotator:
                     # The previous certificate may be the only one that works: nothing is revoked
                     # until the new rotation has verified its certificate (see _retire_left_behind).
                     run.event("retire-postponed", EventOutcome.INFO, reason=f"{trigger.value} rotation")
-                    run.finish(rotation.id, ok=True)
-                    run.current_rotation = None
-                else:
-                    waiting = self._retire(run)
-                    if waiting is not None:
-                        return waiting
-                    return self._outcome(run, "retired")
-            if run.current_rotation is None:
-                credential = run.credential
-                old = self.store.current_version(credential)
-                strategy = credential.effective_strategy or Strategy.OVERLAP
-                # Not run.event: the event needs the rotation's ID, so start_rotation tags it.
-                detail = {"trigger": trigger.value, **({"reason": reason} if reason else {})}
-                start = EventDraft(credential, self.actor, "rotation-start", EventOutcome.INFO, detail)
-                run.current_rotation = self.store.start_rotation(
-                    credential, trigger, strategy, old, events=[start]
-                )
-                fault_point("before", RotationStep.PREPARE.value)
+                    write.finish(rotation.id, ok=True)
+                    rotation = None
+            if rotation is not None:
+                return False
+            credential = run.credential
+            old = write.current_version(credential)
+            strategy = credential.effective_strategy or Strategy.OVERLAP
+            run.current_rotation = write.start_rotation(credential, trigger, strategy, old)
+            run.event(
+                "rotation-start",
+                EventOutcome.INFO,
+                trigger=trigger.value,
+                **({"reason": reason} if reason else {}),
+            )
+            return True
+
+        started = run.write(begin, lease=False)
+        run.held = True
+        if started:
+            fault_point("before", RotationStep.PREPARE.value)
+
+    def _rotate_claimed(self, run: _Run) -> RotationOutcome:
+        try:
+            if run.rotation.step is RotationStep.RETIRE:
+                waiting = self._retire(run)
+                if waiting is not None:
+                    return waiting
+                return self._outcome(run, "retired")
             return self._run(run)
         except _StopRequestedError:
             return self._outcome(run, "interrupted", "stopped between steps; resumes later")
         except LeaseLostError as exc:
-            # Another process holds the credential now: leave its schedule and health alone.
-            log.warning("lease lost, rotation left to its new holder", credential=run.credential.name)
-            return self._outcome(run, "interrupted", exc.message)
+            return self._lost(run, exc)
         except VerificationError as exc:
-            return self._fail_rotation(run, exc)
+            return self._defer(run, exc, fail=True)
         except CertrotorError as exc:
             return self._defer(run, exc)
 
@@ -265,13 +339,13 @@ class Rotator:
             elif step is RotationStep.UPLOAD:
                 run.checkpoint()
                 if steps.upload(run, self._new_version(run)):
-                    self._advance(run, RotationStep.VERIFY)
+                    self._advance(run, RotationStep.VERIFY, also=_nothing)
                 else:
                     run.reread()
             elif step is RotationStep.VERIFY:
                 run.checkpoint()
                 steps.verify(run, self._new_version(run))
-                self._advance(run, RotationStep.ACTIVATE)
+                self._advance(run, RotationStep.ACTIVATE, also=_nothing)
             elif step is RotationStep.ACTIVATE:
                 self._activate(run)
             elif step is RotationStep.DELIVER:
@@ -287,16 +361,27 @@ class Rotator:
         run: _Run,
         step: RotationStep,
         *,
+        also: Callable[[JournalWrite], T],
         new_version_id: str | None = None,
         retire_after: dt.datetime | None = None,
-    ) -> None:
-        """Journal that the rotation reached ``step`` (fault points surround every transition)."""
+    ) -> T:
+        """Journal that the rotation reached ``step``, with what ``also`` records in the same write
+        (fault points surround every transition); returns what ``also`` returned."""
         fault_point("after", run.rotation.step.value)
-        run.advance(step, new_version_id=new_version_id, retire_after=retire_after)
+        rotation_id = run.rotation.id
+
+        def advance(write: JournalWrite) -> T:
+            result = also(write)
+            write.advance(rotation_id, step, new_version_id=new_version_id, retire_after=retire_after)
+            return result
+
+        result = run.write(advance)
         fault_point("before", step.value)
+        return result
 
     def _prepare(self, run: _Run) -> None:
-        """Generate the key pair and certificate and keep them (key sealed) as ``pending``."""
+        """Generate the key pair and certificate and keep them (key sealed) as ``pending``, in the
+        journal write that moves on to the upload."""
         credential = run.credential
         version = self._orphan_pending(run)
         if version is None:
@@ -307,16 +392,27 @@ class Rotator:
                 validity_days=0,
                 validity=credential.validity,
             )
-            version = self.store.add_version(credential, key, certificate, VersionState.PENDING)
+            fault_point("after", RotationStep.PREPARE.value)
+            rotation_id = run.rotation.id
+
+            def prepare(write: JournalWrite) -> None:
+                kept = write.add_version(credential, key, certificate, VersionState.PENDING)
+                run.event("prepare", EventOutcome.OK, version=kept.id)
+                write.advance(rotation_id, RotationStep.UPLOAD, new_version_id=kept.id)
+
+            run.write(prepare)
+            fault_point("before", RotationStep.UPLOAD.value)
+            return
         run.event("prepare", EventOutcome.OK, version=version.id)
-        self._advance(run, RotationStep.UPLOAD, new_version_id=version.id)
+        self._advance(run, RotationStep.UPLOAD, also=_nothing, new_version_id=version.id)
 
     def _orphan_pending(self, run: _Run) -> CertificateVersion | None:
-        """An unused pending version: made before a crash kept it from the journal, or by `credential add`."""
+        """An unused pending version: by `credential add`, or (before journal writes kept the version and
+        the step together) made before a crash kept it from the journal."""
         if run.rotation.new_version_id:
-            return self.store.get_version(run.rotation.new_version_id)
+            return run.version(run.rotation.new_version_id)
         now = self.runtime.now()
-        for version in reversed(self.store.versions(run.credential, states=[VersionState.PENDING])):
+        for version in reversed(run.versions_in(VersionState.PENDING)):
             # Also the first key pair made by `credential add`, while it has most of its life left.
             fresh = version.not_after - now > (version.not_after - version.not_before) / 2
             if version.certificate_id is None and fresh:
@@ -326,17 +422,22 @@ class Rotator:
     def _new_version(self, run: _Run) -> CertificateVersion:
         if run.rotation.new_version_id is None:
             raise RotationError(f"Rotation {run.rotation.id} has no new version.", hint="run it again.")
-        return self.store.get_version(run.rotation.new_version_id)
+        return run.version(run.rotation.new_version_id)
 
     def _activate(self, run: _Run) -> None:
-        """The new version becomes current, the old one previous; versions an earlier rotation left in
-        grace (cut short by this one) are retired now that a new certificate is verified and current."""
+        """The new version becomes current, the old one previous, in the journal write that moves on to
+        delivery; versions an earlier rotation left in grace (cut short by this one) are retired then,
+        now that a new certificate is verified and current."""
         version = self._new_version(run)
-        if version.state is not VersionState.CURRENT:
-            self.store.activate(run.credential, version)
-        run.event("activate", EventOutcome.OK, **run.steps.describe(version).detail())
+        credential = run.credential
+
+        def activate(write: JournalWrite) -> None:
+            if version.state is not VersionState.CURRENT:
+                write.activate(credential, version)
+            run.event("activate", EventOutcome.OK, **run.steps.describe(version).detail())
+
+        self._advance(run, RotationStep.DELIVER, also=activate)
         self._retire_left_behind(run, run.rotation.old_version_id)
-        self._advance(run, RotationStep.DELIVER)
 
     def _deliver(self, run: _Run) -> None:
         """Write the files for consumers, then run the hook; never undone. The grace period starts."""
@@ -353,8 +454,12 @@ class Rotator:
         # An emergency replaced a dead certificate: nothing can still depend on it, no grace.
         emergency = run.rotation.trigger is RotationTrigger.EMERGENCY
         retire_after = now if emergency else now + run.credential.grace
-        run.schedule(retire_after, 0, None, last_rotation_at=now)
-        self._advance(run, RotationStep.RETIRE, retire_after=retire_after)
+        credential = run.credential
+
+        def schedule(write: JournalWrite) -> Credential:
+            return write.set_schedule(credential, retire_after, 0, None, last_rotation_at=now)
+
+        run.credential = self._advance(run, RotationStep.RETIRE, also=schedule, retire_after=retire_after)
 
     def _retire(self, run: _Run) -> RotationOutcome | None:
         """Retire the previous version once its grace period is over; ``None`` when the rotation is done."""
@@ -365,17 +470,23 @@ class Rotator:
             self._plan_grace_end(run, until)
             return self._outcome(run, "waiting", run.steps.grace_note(until))
         if old_id is not None:
-            old = self.store.get_version(old_id)
+            old = run.version(old_id)
             if run.steps.retire(run, old):
                 detail = run.steps.describe(old).detail()
+                # Written with the rotation's end, in one transaction with the retirement the step noted.
                 run.event("retire", EventOutcome.OK, **detail, grace_cut_short=False)
-                # The version is retired for good: a resume after a crash would not say so again.
-                run.flush_events()
         self._retire_left_behind(run, old_id)
         fault_point("after", RotationStep.RETIRE.value)
         fault_point("before", DONE)
-        run.finish(rotation.id, ok=True)
-        self._plan_next(run)
+
+        def finish(write: JournalWrite) -> Credential:
+            write.finish(rotation.id, ok=True)
+            credential = self._plan_next(run, write)
+            write.release(credential, self.owner)
+            return credential
+
+        run.credential = run.write(finish)
+        run.held = False
         return None
 
     def _plan_grace_end(self, run: _Run, until: dt.datetime) -> None:
@@ -387,53 +498,78 @@ class Rotator:
         if planned is not None and self.runtime.now() < planned < until:
             return
         if planned != until:
-            run.schedule(until, credential.failed_attempts, credential.last_error)
+
+            def schedule(write: JournalWrite) -> Credential:
+                scheduled = write.set_schedule(
+                    credential, until, credential.failed_attempts, credential.last_error
+                )
+                write.release(credential, self.owner)
+                return scheduled
+
+            run.credential = run.write(schedule)
+            run.held = False
 
     def _retire_left_behind(self, run: _Run, old_id: str | None) -> None:
         """A manual or emergency rotation postponed an earlier rotation's retire step: every previous
         version but this rotation's own old one goes, its grace cut short (idempotent: resumed after a
         crash, what is revoked already is skipped)."""
         emergency = run.rotation.trigger is RotationTrigger.EMERGENCY
-        for version in self.store.versions(run.credential, states=[VersionState.PREVIOUS]):
+        for version in run.versions_in(VersionState.PREVIOUS):
             if version.id != old_id and run.steps.retire(run, version):
                 detail = run.steps.describe(version).detail()
                 run.event("retire", EventOutcome.OK, **detail, grace_cut_short=True, emergency=emergency)
-                run.flush_events()
+                run.flush()  # revoked for good: a resume would not say so again
 
-    def _plan_next(self, run: _Run) -> None:
+    def _plan_next(self, run: _Run, write: JournalWrite) -> Credential:
+        """Plan the next rotation in the renewal window of the current certificate (in ``write``)."""
         credential = run.credential
-        current = self.store.current_version(credential)
+        current = write.current_version(credential)
         if current is None:
-            return
+            return credential
         window = RenewalWindow(credential.renew_before_min, credential.renew_before_max)
         planned = plan_next_rotation(current.not_before, current.not_after, window, self.rng)
-        run.schedule(planned, 0, None)
+        return write.set_schedule(credential, planned, 0, None)
 
     # -- outcomes --------------------------------------------------------------------------------
 
-    def _defer(self, run: _Run, exc: CertrotorError) -> RotationOutcome:
-        """A step failed but may succeed later: keep the journal, back off, raise the health."""
+    def _defer(self, run: _Run, exc: CertrotorError, *, fail: bool = False) -> RotationOutcome:
+        """A step failed but may succeed later: keep the journal, back off, raise the health.
+
+        With ``fail`` the rotation cannot succeed as started: it is closed (the old certificate stays
+        current), in the same journal write.
+        """
         credential = run.credential
-        current = self.store.current_version(credential)
-        attempts = credential.failed_attempts + 1
-        retry_at = next_attempt_after_failure(
-            attempts,
-            now=self.runtime.now(),
-            expires_at=current.not_after if current else None,
-            rng=self.rng,
-        )
-        run.event("rotation-deferred", EventOutcome.ERROR, error=exc.message, retry_at=retry_at.isoformat())
-        run.schedule(retry_at, attempts, exc.message)
+        rotation = run.current_rotation
+
+        def defer(write: JournalWrite) -> tuple[Credential, dt.datetime]:
+            if fail and rotation is not None:
+                write.finish(rotation.id, ok=False, error=exc.message)
+            current = write.current_version(credential)
+            attempts = credential.failed_attempts + 1
+            retry_at = next_attempt_after_failure(
+                attempts,
+                now=self.runtime.now(),
+                expires_at=current.not_after if current else None,
+                rng=self.rng,
+            )
+            run.event(
+                "rotation-deferred", EventOutcome.ERROR, error=exc.message, retry_at=retry_at.isoformat()
+            )
+            scheduled = write.set_schedule(credential, retry_at, attempts, exc.message)
+            write.release(credential, self.owner)
+            return scheduled, retry_at
+
+        try:
+            run.credential, retry_at = run.write(defer)
+        except LeaseLostError as lost:
+            return self._lost(run, lost)
+        run.held = False
         log.warning(
             "rotation deferred", credential=credential.name, error=exc.message, retry_at=retry_at.isoformat()
         )
-        return self._outcome(run, "deferred", str(exc))
-
-    def _fail_rotation(self, run: _Run, exc: CertrotorError) -> RotationOutcome:
-        """The rotation cannot succeed as started: close it; the old certificate stays current."""
-        if run.current_rotation is not None:
-            run.finish(run.current_rotation.id, ok=False, error=exc.message)
-        outcome = self._defer(run, exc)
+        outcome = self._outcome(run, "deferred", str(exc))
+        if not fail:
+            return outcome
         return RotationOutcome(
             credential=run.credential.name,
             status="failed",
@@ -441,16 +577,24 @@ class Rotator:
             message=str(exc),
         )
 
-    def _outcome(self, run: _Run, status: str, message: str = "") -> RotationOutcome:
+    def _lost(self, run: _Run, exc: LeaseLostError) -> RotationOutcome:
+        """Another process holds the credential now: leave its journal, schedule and health alone."""
+        log.warning("lease lost, rotation left to its new holder", credential=run.credential.name)
+        run.held = False
+        return self._outcome(run, "interrupted", exc.message, reread=True)
+
+    def _outcome(self, run: _Run, status: str, message: str = "", *, reread: bool = False) -> RotationOutcome:
+        """What the rotation achieved; ``reread``: the journal as the store holds it (the run's view may
+        predate what a step wrote since: a step interrupted late)."""
         new_id = old_id = None
         rotation = run.current_rotation
         if rotation is not None:
-            # The engine's copy may predate what a step wrote since (a step that failed late).
-            rotation = run.reread()
+            if reread:
+                rotation = run.reread()
             if rotation.new_version_id:
-                new_id = run.steps.describe(self.store.get_version(rotation.new_version_id)).value
+                new_id = run.steps.describe(run.version(rotation.new_version_id)).value
             if rotation.old_version_id:
-                old_id = run.steps.describe(self.store.get_version(rotation.old_version_id)).value
+                old_id = run.steps.describe(run.version(rotation.old_version_id)).value
         return RotationOutcome(
             credential=run.credential.name,
             status=status,

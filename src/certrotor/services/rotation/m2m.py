@@ -4,6 +4,7 @@ verify by obtaining a token, deliver key and certificate, revoke the old certifi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from certrotor.store import (
     CertificateVersion,
     Credential,
     EventOutcome,
+    JournalWrite,
     RotationStep,
     RotationTrigger,
     Strategy,
@@ -130,20 +132,22 @@ class M2MSteps:
 
     def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
         """Upload, or adopt the upload a crash left unrecorded; replace revokes the old one first."""
-        store = self.runtime.store
         uploaded: CertificateVersion | None = version
         if version.certificate_id is None:
             with self.runtime.client_for(self.credential, auth=self._prefetched_auth(journal)) as client:
                 # A crash between the upload and its journal entry left the ID unrecorded.
                 items = client.list_certificates()
-                adopt_unrecorded_uploads(self.runtime, self.credential, items)
-                uploaded = store.get_version(version.id)
-                if uploaded.certificate_id is None:
+                adopted = adopt_unrecorded_uploads(self.runtime, self.credential, items)
+                if any(version_id == version.id for version_id, _ in adopted):
+                    version = self.runtime.store.get_version(version.id)
+                if version.certificate_id is None:
                     if not self._room_for_overlap(journal, items):
                         return False  # resolved to ``replace`` from the list: run the step again
                     if journal.rotation.strategy is Strategy.REPLACE:
                         self._revoke_old_first(journal, client)
-                    uploaded = self._post_certificate(journal, client, uploaded)
+                    uploaded = self._post_certificate(journal, client, version)
+                else:
+                    uploaded = version
         if uploaded is None or uploaded.certificate_id is None:
             return False  # the strategy changed to ``replace``; the journal says so, run the step again
         journal.event("upload", EventOutcome.OK, certificate_id=uploaded.certificate_id)
@@ -233,23 +237,32 @@ class M2MSteps:
                 self._full_integration(journal, slots, cause=exc)
                 return None
             raise
-        return self.runtime.store.set_remote_certificate_id(
-            version, answer.certificate_id, state=VersionState.UPLOADED
+        certificate_id = answer.certificate_id
+        # On record with the journal write that ends the step (a crash before it: the resumed upload
+        # adopts the certificate from NetSuite's list, as after ``after:upload-sent``).
+        journal.note(
+            lambda write: write.set_remote_certificate_id(
+                version, certificate_id, state=VersionState.UPLOADED
+            )
         )
+        return dataclasses.replace(version, certificate_id=certificate_id, state=VersionState.UPLOADED)
 
     def _adopted(self, client: NetSuiteClient, version: CertificateVersion) -> CertificateVersion:
         adopt_unrecorded_uploads(self.runtime, self.credential, client.list_certificates())
         return self.runtime.store.get_version(version.id)
 
     def _switch_to_replace(self, journal: StepJournal, reason: str, cause: NetSuiteAPIError | None) -> None:
-        store = self.runtime.store
-        self.credential = store.update_credential(self.credential.name, resolved_strategy=Strategy.REPLACE)
-        store.advance_rotation(journal.rotation.id, RotationStep.UPLOAD, strategy=Strategy.REPLACE)
+        name, rotation_id = self.credential.name, journal.rotation.id
         detail: dict[str, object] = {"strategy": "replace", "reason": reason}
         if cause is not None:
             detail |= {"netsuite_error_code": cause.error_code, "netsuite_message": cause.message}
         journal.event("strategy-resolved", EventOutcome.INFO, **detail)
-        journal.flush_events()  # a resume would not repeat it
+
+        def switch(write: JournalWrite) -> Credential:
+            write.advance(rotation_id, RotationStep.UPLOAD, strategy=Strategy.REPLACE)
+            return write.update_credential(name, resolved_strategy=Strategy.REPLACE)
+
+        self.credential = journal.write(switch)  # a resume would not repeat the event
 
     def _token_prefetched(self, journal: StepJournal) -> bool:
         return journal.rotation.token_prefetched and self.credential.has_management_token
@@ -281,15 +294,21 @@ class M2MSteps:
             # After the revocation the old certificate can mint no token: keep one, sealed, so
             # the upload (and a resume after a crash) can still authenticate.
             with self.runtime.m2m_auth(self.credential, old) as auth:
-                self.credential = store.set_management_token(self.credential, auth.current_token())
-            store.mark_token_prefetched(rotation.id)
+                token = auth.current_token()
+            credential = self.credential
             journal.event("token-prefetched", EventOutcome.OK)
-            journal.flush_events()  # on record before the revocation, which no journal write precedes
+
+            def keep(write: JournalWrite) -> Credential:
+                write.mark_token_prefetched(rotation.id)
+                return write.set_management_token(credential, token)
+
+            # On record before the revocation, which no journal write precedes.
+            self.credential = journal.write(keep)
         revoke_remote(client, old)
         fault_point("after", REVOKE_OLD)
-        store.set_version_state(old, VersionState.REVOKED)
+        journal.note(lambda write: write.set_version_state(old, VersionState.REVOKED))
         journal.event("revoke-old", EventOutcome.OK, certificate_id=old.certificate_id)
-        journal.flush_events()  # a resume would not repeat it
+        journal.flush()  # a resume would not repeat it
 
     # -- verify --------------------------------------------------------------------------------
 
@@ -331,7 +350,7 @@ class M2MSteps:
         except CertrotorError as exc:
             store.set_version_state(version, VersionState.FAILED)
             journal.event("revoke-failed-new", EventOutcome.ERROR, error=exc.message)
-            journal.flush_events()  # a resume would not repeat it
+            journal.flush()  # a resume would not repeat it
 
     # -- deliver, retire, names ------------------------------------------------------------------
 
@@ -345,7 +364,7 @@ class M2MSteps:
         journal.checkpoint()
         with self.runtime.client_for(self.credential) as client:
             revoke_remote(client, old)
-        self.runtime.store.set_version_state(old, VersionState.REVOKED)
+        journal.note(lambda write: write.set_version_state(old, VersionState.REVOKED))
         return True
 
     def describe(self, version: CertificateVersion) -> VersionName:

@@ -99,7 +99,7 @@ class RecordSteps:
                         f"`certrotor rotate {self.credential.name}`.",
                     )
         if version.state is VersionState.PENDING:
-            store.set_version_state(version, VersionState.UPLOADED)
+            journal.note(lambda write: write.set_version_state(version, VersionState.UPLOADED))
         journal.event(
             "upload",
             EventOutcome.OK,
@@ -109,7 +109,7 @@ class RecordSteps:
         )
         if replaced_placeholder:
             journal.event("placeholder-replaced", EventOutcome.OK, record=script_id)
-        journal.flush_events()  # a resume would not repeat them as they are
+        journal.flush()  # a resume would not repeat the events as they are
         return True
 
     def verify(self, journal: StepJournal, version: CertificateVersion) -> None:
@@ -118,8 +118,10 @@ class RecordSteps:
         with record_client(self.runtime, self.credential) as client:
             held = client.get(script_id)
         if held.fingerprint_sha256 != version.fingerprint_sha256:
-            # Someone replaced the file in between: upload again on the next attempt.
-            self.runtime.store.advance_rotation(journal.rotation.id, RotationStep.UPLOAD)
+            # Someone replaced the file in between: upload again on the next attempt (noted for the
+            # journal write that defers the rotation).
+            rotation_id = journal.rotation.id
+            journal.note(lambda write: write.advance(rotation_id, RotationStep.UPLOAD))
             raise RotationError(
                 f'Certificate record "{script_id}" holds certificate {held.fingerprint_sha256[:16]}..., '
                 "not the one just uploaded (changed outside certrotor?).",
@@ -137,7 +139,7 @@ class RecordSteps:
         """The previous certificate stops vouching; nothing remote to revoke (the record holds one file)."""
         if old.state is not VersionState.PREVIOUS:
             return False
-        self.runtime.store.set_version_state(old, VersionState.REVOKED)
+        journal.note(lambda write: write.set_version_state(old, VersionState.REVOKED))
         return True
 
     def describe(self, version: CertificateVersion) -> VersionName:

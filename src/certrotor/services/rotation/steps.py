@@ -9,13 +9,16 @@ is proved there (verify), which files consumers get (deliver), what retiring the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from certrotor.delivery import DeliveredPaths
 from certrotor.health_rules import CredentialKind, ProbeResult, RemoteState
 from certrotor.services.reconcile import ReconcileReport
-from certrotor.store import CertificateVersion, Credential, EventOutcome, Rotation
+from certrotor.store import CertificateVersion, Credential, EventOutcome, JournalWrite, Rotation
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +60,35 @@ class RemoteFacts:
 
 
 class StepJournal(Protocol):
-    """What the engine lends the steps during one rotation."""
+    """What the engine lends the steps during one rotation.
+
+    The engine's journal writes carry what a step drafted and noted: a step's own facts (an upload's
+    certificate ID, a revocation) and events go into the transaction that also moves the journal on,
+    so a rotation commits about once a step. What must be on record before a remote effect that no
+    journal write precedes is written with :meth:`flush` or :meth:`write`.
+    """
 
     @property
     def rotation(self) -> Rotation:
-        """The journal row as last read (the engine re-reads it after every step)."""
+        """The journal row as last read (the engine re-reads it with every journal write)."""
         ...
 
     def event(self, action: str, outcome: EventOutcome, **detail: object) -> None:
         """Append to the audit trail, tagged with this rotation: written with the next journal write
-        (at the latest the lease renewal before the next remote effect)."""
+        (at the latest the one before the next remote effect, or the end of the rotation)."""
         ...
 
-    def flush_events(self) -> None:
-        """Write the drafted events now (before a remote effect that no checkpoint precedes)."""
+    def note(self, record: Callable[[JournalWrite], object]) -> None:
+        """Record a fact with the next journal write (only while the lease is ours: a fact left
+        unwritten is found again on the remote side by whoever resumes)."""
+        ...
+
+    def write(self, record: Callable[[JournalWrite], T]) -> T:
+        """Record now, in one transaction with what is drafted and noted, the lease checked first."""
+        ...
+
+    def flush(self) -> None:
+        """Write what is drafted and noted now (before a remote effect that no checkpoint precedes)."""
         ...
 
     def checkpoint(self) -> None:
@@ -90,7 +108,8 @@ class Steps(Protocol):
         ...
 
     def upload(self, journal: StepJournal, version: CertificateVersion) -> bool:
-        """Put ``version`` where it must go; ``False`` when the journal changed and the step runs again."""
+        """Put ``version`` where it must go, noting what the remote side answered for the journal
+        write that ends the step; ``False`` when the journal changed and the step runs again."""
         ...
 
     def verify(self, journal: StepJournal, version: CertificateVersion) -> None:
@@ -102,7 +121,8 @@ class Steps(Protocol):
         ...
 
     def retire(self, journal: StepJournal, old: CertificateVersion) -> bool:
-        """Make ``old`` stop working once its grace is over; ``False`` when nothing was left to do."""
+        """Make ``old`` stop working once its grace is over, noting it revoked for the next journal
+        write; ``False`` when nothing was left to do."""
         ...
 
     def describe(self, version: CertificateVersion) -> VersionName:
