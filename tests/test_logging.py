@@ -6,6 +6,8 @@ import datetime as dt
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -235,3 +237,51 @@ class TestRedactionRules:
         """An exception logged as a value is rendered as its type and scrubbed message."""
         error = ValueError(f"bad token {jwt_text}")
         assert redact({"error": error}) == {"error": f"ValueError: bad token {REDACTED}"}
+
+
+_APPLICATION_FIRST = """
+import io, json, structlog
+from certrotor.logging import get_logger
+seen = []
+structlog.configure(processors=[lambda logger, name, event: seen.append(event["event"]) or event,
+                                structlog.processors.JSONRenderer()],
+                    logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
+get_logger("certrotor.test").warning("from_certrotor")
+print(json.dumps(seen))
+"""
+
+
+class TestLazyStructlog:
+    def test_the_first_line_logged_loads_structlog_and_it_is_redacted(self, jwt_text: str) -> None:
+        """In a fresh interpreter, nothing imports structlog until a certrotor logger is called."""
+        program = (
+            "import io, logging, sys\n"
+            "from certrotor.logging import configure_logging, get_logger\n"
+            "buffer = io.StringIO()\n"
+            "configure_logging('info', 'json', stream=buffer)\n"
+            "log = get_logger('certrotor.test')\n"
+            "before = 'structlog' in sys.modules\n"
+            f"log.info('first', note='token {jwt_text}')\n"
+            "print(before, 'structlog' in sys.modules, buffer.getvalue().strip())\n"
+        )
+        completed = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert completed.returncode == 0, completed.stderr
+        before, after, line = completed.stdout.strip().split(" ", 2)
+        assert (before, after) == ("False", "True")
+        event = json.loads(line)
+        assert event["event"] == "first"
+        assert jwt_text not in line
+
+    def test_an_application_s_own_structlog_configuration_is_kept(self) -> None:
+        """An application that configured structlog before certrotor's first line keeps its own."""
+        completed = subprocess.run(
+            [sys.executable, "-c", _APPLICATION_FIRST],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert json.loads(completed.stdout) == ["from_certrotor"]

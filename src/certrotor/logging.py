@@ -2,6 +2,8 @@
 
 :func:`configure_logging` routes structlog and the standard library's ``logging`` (uvicorn, httpx,
 alembic) through one handler, so the redaction processor sees every line before it is written.
+structlog itself is imported, and set up, when the first line is logged: a command that logs nothing
+does not pay for it (about 25 ms of start-up).
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping
-from typing import Any, TextIO
-
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from certrotor.errors import InputError
+
+if TYPE_CHECKING:
+    import structlog
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 REDACTED = "[REDACTED]"
 
@@ -103,7 +108,17 @@ def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDic
 
 
 class _CertrotorHandler(logging.StreamHandler[TextIO]):
-    """The one handler :func:`configure_logging` installs (and replaces when called again)."""
+    """The one handler :func:`configure_logging` installs (and replaces when called again); it builds
+    its structlog formatter for the first record it writes."""
+
+    def __init__(self, stream: TextIO, choice: str) -> None:
+        super().__init__(stream)
+        self._choice = choice
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.formatter is None:  # emit() holds the handler's lock: built once
+            self.setFormatter(_processor_formatter(self._choice, self.stream))
+        return super().format(record)
 
 
 def _parse_level(level: str | int) -> int:
@@ -117,32 +132,80 @@ def _parse_level(level: str | int) -> int:
     return int(getattr(logging, name.upper()))
 
 
-def _renderer(fmt: str, stream: TextIO) -> Processor:
+def _format_choice(fmt: str, stream: TextIO) -> str:
+    """``console`` or ``json`` (``auto``: console when the stream is a terminal)."""
     choice = fmt.strip().lower()
     if choice not in FORMATS:
         raise InputError(f"Unknown log format {fmt!r}.", hint=f"choose one of: {', '.join(FORMATS)}.")
     if choice == "auto":
         choice = "console" if stream.isatty() else "json"
+    return choice
+
+
+def _shared_processors(structlog: ModuleType) -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+
+
+def _processor_formatter(choice: str, stream: TextIO) -> logging.Formatter:
+    """The formatter that renders every record (structlog's or stdlib's) redacted."""
+    structlog = _structlog()
     if choice == "console":
-        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    return structlog.processors.JSONRenderer(sort_keys=True)
+        renderer: Processor = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    else:
+        renderer = structlog.processors.JSONRenderer(sort_keys=True)
+    formatter: logging.Formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(structlog),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Records from stdlib loggers arrive here unredacted; exceptions become text first so
+            # that the redaction also scrubs tracebacks.
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    return formatter
 
 
-_SHARED_PROCESSORS: list[Processor] = [
-    structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_log_level,
-    structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
-    structlog.processors.StackInfoRenderer(),
-]
+class _StructlogSetup:
+    """Whether certrotor's structlog configuration is still to be applied (at structlog's import)."""
+
+    lock = threading.Lock()
+    pending = True
+    """Set by configure_logging and reset_logging: apply ours even over an application's own."""
+    forced = False
 
 
-def _configure_structlog() -> None:
+def _structlog() -> ModuleType:
+    """structlog, imported on first use and set up once: events become redacted stdlib records.
+
+    An application that configured structlog itself keeps its configuration, unless the CLI or the
+    daemon called :func:`configure_logging`. structlog's own default would print unredacted events to
+    stdout: it is never left in place.
+    """
+    import structlog
+
+    if _StructlogSetup.pending:
+        with _StructlogSetup.lock:
+            if _StructlogSetup.pending:
+                if _StructlogSetup.forced or not structlog.is_configured():
+                    _configure_structlog(structlog)
+                _StructlogSetup.pending = False
+    return structlog
+
+
+def _configure_structlog(structlog: ModuleType) -> None:
     """structlog events become redacted stdlib records; handlers decide where they go."""
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
-            *_SHARED_PROCESSORS,
+            *_shared_processors(structlog),
             structlog.stdlib.PositionalArgumentsFormatter(),
             # Redact before the event becomes a LogRecord: other handlers on the root logger
             # (pytest's capture, a user's own) must never see a secret either.
@@ -154,6 +217,15 @@ def _configure_structlog() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def _apply_ours() -> None:
+    """certrotor's structlog configuration, now if structlog is loaded, else at its first use."""
+    with _StructlogSetup.lock:
+        _StructlogSetup.pending = True
+        _StructlogSetup.forced = True
+    if "structlog" in sys.modules:
+        _structlog()
 
 
 def _remove_handlers(root: logging.Logger) -> None:
@@ -169,21 +241,8 @@ def configure_logging(level: str | int = "info", fmt: str = "auto", *, stream: T
     """
     numeric_level = _parse_level(level)
     output = stream if stream is not None else sys.stderr
-    renderer = _renderer(fmt, output)
-    _configure_structlog()
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED_PROCESSORS,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # Records from stdlib loggers arrive here unredacted; exceptions become text first so
-            # that the redaction also scrubs tracebacks.
-            structlog.processors.format_exc_info,
-            redact_secrets,
-            renderer,
-        ],
-    )
-    handler = _CertrotorHandler(output)
-    handler.setFormatter(formatter)
+    handler = _CertrotorHandler(output, _format_choice(fmt, output))
+    _apply_ours()
     root = logging.getLogger()
     _remove_handlers(root)
     root.addHandler(handler)
@@ -195,16 +254,28 @@ def reset_logging() -> None:
     root = logging.getLogger()
     _remove_handlers(root)
     root.setLevel(logging.WARNING)
-    _configure_structlog()
+    _apply_ours()
+
+
+class _Logger:
+    """A module's logger; structlog is imported (and set up) at its first call."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        logger = self._logger
+        if logger is None:
+            logger = self._logger = _structlog().stdlib.get_logger(self._name)
+        return getattr(logger, attribute)
+
+    def __repr__(self) -> str:
+        return f"<certrotor logger {self._name!r}>"
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structured logger named ``name`` (use the module's ``__name__``)."""
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
-    return logger
-
-
-# structlog's own default prints unredacted events to stdout: until configure_logging is called,
-# route events through stdlib logging with redaction (only warnings and errors show, on stderr).
-if not structlog.is_configured():
-    _configure_structlog()
+    return cast("structlog.stdlib.BoundLogger", _Logger(name))

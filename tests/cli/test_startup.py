@@ -91,6 +91,16 @@ class TestStartup:
         assert [entry["name"] for entry in json.loads(stdout)] == ["app1"]
         assert "httpx2" not in modules
 
+    def test_a_command_that_logs_nothing_imports_no_structlog(
+        self, cli_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Logging is configured for every command, but structlog loads only with the first line logged."""
+        code, modules, _ = _imported(["credential", "list", "--json"], cli_env, tmp_path)
+        assert code == 0
+        code, modules, _ = _imported(["credential", "list", "--json"], cli_env, tmp_path)
+        assert code == 0
+        assert "structlog" not in modules
+
 
 class TestLazyCommands:
     def test_every_help_line_is_the_commands_own(self) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-# The client's structlog events go through stdlib ``logging`` (loggers ``certrotor.client.*``): an
-# application that configured no logging sees nothing, not structlog's default print to stdout.
-import certrotor.logging  # noqa: F401
 from certrotor.client._retry import RetryPolicy
 from certrotor.client.auth import BearerTokenAuth, M2MAuth
 from certrotor.client.login import (

@@ -13,14 +13,14 @@ from types import TracebackType
 from typing import Self
 
 import httpx2
-import structlog
 
 from certrotor.client._retry import TRANSIENT_STATUSES, RetryPolicy, delay_or_retry, send_with_retry
 from certrotor.client._tls import tls_verify
 from certrotor.client._token import USER_AGENT, TokenEndpointUnavailableError, is_token_request
 from certrotor.client.responses import tls_verification_failure, unavailable_error
+from certrotor.logging import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 """Transport errors raised before a single byte of the request left: always safe to repeat."""

@@ -14,9 +14,10 @@ from typing import TypeVar
 
 import httpx2
 import stamina
-import structlog
 
-log = structlog.get_logger(__name__)
+from certrotor.logging import get_logger
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

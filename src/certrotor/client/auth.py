@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 
 import httpx2
-import structlog
 from pydantic import SecretStr
 
 from certrotor.client._http import Closeable, retry_idempotent
@@ -29,10 +28,11 @@ from certrotor.client._token import (
 from certrotor.client.responses import unavailable_error
 from certrotor.crypto import PrivateKey, jws_algorithm_for_key
 from certrotor.errors import ConfigError
+from certrotor.logging import get_logger
 from certrotor.protocol.assertion import check_scopes
 from certrotor.protocol.models import TokenResponse
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_REFRESH_MARGIN_SECONDS = 60.0
 """Refresh this long before expiry (or at 90% of the lifetime, whichever is earlier)."""

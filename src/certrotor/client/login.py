@@ -19,15 +19,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
-import structlog
 
 from certrotor.client.netsuite import NetSuiteClient
 from certrotor.errors import LoginError
+from certrotor.logging import get_logger
 from certrotor.protocol.assertion import check_scopes
 from certrotor.protocol.models import TokenResponse
 from certrotor.protocol.urls import NetSuiteEndpoints
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 LOOPBACK_HOST = "127.0.0.1"
 DEFAULT_REDIRECT_PATH = "/callback"

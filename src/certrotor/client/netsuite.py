@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import httpx2
-import structlog
 
 from certrotor.client._http import OwnsHttpClient, build_http_client, never_left
 from certrotor.client._retry import RetryPolicy
@@ -36,6 +35,7 @@ from certrotor.errors import (
     RemoteError,
     UploadOutcomeUnknown,
 )
+from certrotor.logging import get_logger
 from certrotor.protocol.models import (
     CertificateListItem,
     TokenResponse,
@@ -44,7 +44,7 @@ from certrotor.protocol.models import (
 )
 from certrotor.protocol.urls import NetSuiteEndpoints
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 UPLOAD_OPERATION = "the certificate upload"
 CODE_EXCHANGE_OPERATION = "the authorization code exchange"
@@ -207,4 +207,3 @@ def _says_already_revoked(error: RemoteError) -> bool:
     if not isinstance(error, NetSuiteAPIError):
         return False
     return error.error_code == "CERTIFICATE_ALREADY_REVOKED" or ("already revoked" in error.message.lower())
-

@@ -14,7 +14,6 @@ import secrets
 from typing import Any
 
 import httpx2
-import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -24,6 +23,7 @@ from certrotor.client._retry import RetryPolicy
 from certrotor.client.responses import error_for_response, parse_json_model, unavailable_error
 from certrotor.crypto import PrivateKey, certificate_to_pem, private_key_to_pem
 from certrotor.errors import NetSuiteAPIError, RecordNotFoundError, RemoteError, RemoteNotFoundError
+from certrotor.logging import get_logger
 from certrotor.protocol.records import (
     PLACEHOLDER_FILE_NAME,
     RECORD_QUERY_PARAM,
@@ -40,7 +40,7 @@ from certrotor.protocol.records import (
 )
 from certrotor.protocol.urls import NetSuiteEndpoints
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 RECORD_FILE_NAME = "certrotor-record.pem"
 _NOT_FOUND_CODES = {"NONEXISTENT_ID", "RECORD_NOT_FOUND", "CERTIFICATE_NOT_FOUND"}
