@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from certrotor.crypto import PrivateKey, fingerprint_sha256
+from certrotor.crypto import PrivateKey
 from certrotor.errors import MasterKeyError, StoreError
 from certrotor.keyvault import MasterKey
 from certrotor.store import (
@@ -324,13 +324,10 @@ class Store:
 
         ``current`` is reached only through :meth:`activate`, which demotes the old one atomically.
         """
-        try:
-            with self._write() as session:
-                return versions.add(
-                    session, self._master_key, credential, private_key, certificate, state, certificate_id
-                )
-        except IntegrityError:
-            raise versions.duplicate_certificate(fingerprint_sha256(certificate)) from None
+        with self.journal_write() as write:
+            return write.add_version(
+                credential, private_key, certificate, state, certificate_id=certificate_id
+            )
 
     def load_private_key(self, version: VersionRef) -> PrivateKey:
         """Decrypt a version's private key; a wrong master key or a tampered row raises."""
@@ -363,11 +360,8 @@ class Store:
         state: VersionState | None = None,
     ) -> CertificateVersion:
         """Record the certificate ID NetSuite gave this version (and its new state, atomically)."""
-        try:
-            with self._write() as session:
-                return versions.set_remote_certificate_id(session, version, certificate_id, state=state)
-        except IntegrityError:
-            raise versions.certificate_id_taken(certificate_id) from None
+        with self.journal_write() as write:
+            return write.set_remote_certificate_id(version, certificate_id, state=state)
 
     def certificate_ids_on_integration(self, credential: CredentialRef) -> set[str]:
         """Certificate IDs recorded by any credential of this store on ``credential``'s integration."""
@@ -413,9 +407,9 @@ class Store:
 
     @contextmanager
     def journal_write(self) -> Iterator[JournalWrite]:
-        """One write transaction for a step of a rotation: the lease checked and extended, what the
-        step found out (versions, tokens), the journal's step, the schedule and the audit events,
-        committed together when the block ends, or none of them if it raises.
+        """One write transaction of several changes: for a step of a rotation the lease checked and
+        extended, what the step found out (versions, tokens), the journal's step, the schedule and
+        the audit events, committed together when the block ends, or none of them if it raises.
 
         Keep the block to store calls: it holds the write lock (SQLite) or row locks (PostgreSQL).
         """
@@ -443,17 +437,12 @@ class Store:
         ``events`` are appended in the same transaction, each tagged with the new rotation's ID
         (detail ``rotation``).
         """
-        try:
-            with self._write() as session:
-                started = journal.start(session, credential, trigger, strategy, old_version)
-                audit.append_drafts(
-                    session,
-                    (replace(draft, detail={**draft.detail, "rotation": started.id}) for draft in events),
-                )
-                return started
-        except IntegrityError:
-            name = credential.name if isinstance(credential, Credential) else credential
-            raise journal.rotation_open(name, None) from None
+        with self.journal_write() as write:
+            started = write.start_rotation(credential, trigger, strategy, old_version)
+            write.append_events(
+                [replace(draft, detail={**draft.detail, "rotation": started.id}) for draft in events]
+            )
+            return started
 
     def advance_rotation(
         self,
