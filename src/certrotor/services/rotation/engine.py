@@ -191,16 +191,20 @@ class _Run:
         Noted facts are written only while the lease is ours (the new holder finds them again on
         NetSuite); drafted events are written in any case.
         """
-        if self.notes:
-            with contextlib.suppress(LeaseLostError):
-                self.flush()
-        if self.drafts:
-            drafts = tuple(self.drafts)
-            self.store.append_events(drafts)
-            del self.drafts[: len(drafts)]
-        if self.held:
-            self.store.release(self.credential, self.rotator.owner)
-            self.held = False
+        try:
+            if self.notes:
+                with contextlib.suppress(LeaseLostError):
+                    self.flush()
+        finally:
+            try:
+                if self.drafts:
+                    drafts = tuple(self.drafts)
+                    self.store.append_events(drafts)
+                    del self.drafts[: len(drafts)]
+            finally:
+                if self.held:
+                    self.store.release(self.credential, self.rotator.owner)
+                    self.held = False
 
 
 class Rotator:
