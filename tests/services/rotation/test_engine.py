@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 
 from certrotor.crypto import utcnow
 from certrotor.errors import CredentialBusyError
@@ -98,6 +100,39 @@ class TestEvents:
             "hook",
             "rotation-deferred",
         ]
+
+
+class TestEconomy:
+    """A rotation commits once a journal step: the start, then the end of each of the six steps."""
+
+    def test_an_overlap_rotation_commits_once_a_step(self, world: ServiceWorld) -> None:
+        """Seven store transactions write: start, prepare, upload, verify, activate, deliver, retire."""
+        world.enrol("app1", strategy=Strategy.OVERLAP)
+        store_file = world.settings().resolved_database_url.removeprefix("sqlite:///")
+        written: list[str] = []
+
+        def wrote(connection: Connection, _cursor: object, statement: str, *_rest: object) -> None:
+            if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+                connection.info["test_wrote"] = True
+
+        def committed(connection: Connection) -> None:
+            if connection.info.pop("test_wrote", False) and connection.engine.url.database == store_file:
+                written.append("commit")
+
+        def rolled_back(connection: Connection) -> None:
+            connection.info.pop("test_wrote", None)
+
+        event.listen(Engine, "before_cursor_execute", wrote)
+        event.listen(Engine, "commit", committed)
+        event.listen(Engine, "rollback", rolled_back)
+        try:
+            outcome = rotator(world).rotate("app1", MANUAL)
+        finally:
+            event.remove(Engine, "rollback", rolled_back)
+            event.remove(Engine, "commit", committed)
+            event.remove(Engine, "before_cursor_execute", wrote)
+        assert outcome.status == "rotated"
+        assert len(written) == 7
 
 
 STEAL_LEASE = """
