@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Unpack
 
 from cryptography import x509
@@ -429,20 +428,10 @@ class Store:
         trigger: RotationTrigger,
         strategy: Strategy,
         old_version: VersionRef | None,
-        *,
-        events: Sequence[EventDraft] = (),
     ) -> Rotation:
-        """Open a journal entry at step ``prepare``; refused while another one is unfinished.
-
-        ``events`` are appended in the same transaction, each tagged with the new rotation's ID
-        (detail ``rotation``).
-        """
+        """Open a journal entry at step ``prepare``; refused while another one is unfinished."""
         with self.journal_write() as write:
-            started = write.start_rotation(credential, trigger, strategy, old_version)
-            write.append_events(
-                [replace(draft, detail={**draft.detail, "rotation": started.id}) for draft in events]
-            )
-            return started
+            return write.start_rotation(credential, trigger, strategy, old_version)
 
     def advance_rotation(
         self,
@@ -454,18 +443,14 @@ class Store:
         retire_after: dt.datetime | None = None,
         error: str | None = None,
         strategy: Strategy | None = None,
-        events: Sequence[EventDraft] = (),
     ) -> Rotation:
         """Record that the rotation reached ``step``; given fields are set, ``None`` keeps them.
 
         ``strategy`` changes when an ``auto`` credential learns that NetSuite allows only one
-        active certificate (overlap becomes replace in the middle of the upload step). ``events``
-        are appended to the audit trail in the same transaction.
+        active certificate (overlap becomes replace in the middle of the upload step).
         """
-        with self._write() as session:
-            audit.append_drafts(session, events)
-            return journal.advance(
-                session,
+        with self.journal_write() as write:
+            return write.advance(
                 rotation_id,
                 step,
                 new_version_id=new_version_id,
@@ -485,16 +470,10 @@ class Store:
         rotation_id: int,
         ok: bool,
         error: str | None = None,
-        *,
-        events: Sequence[EventDraft] = (),
     ) -> Rotation:
-        """Close the journal entry as ``done`` or ``failed``; finishing twice changes nothing.
-
-        ``events`` are appended to the audit trail in the same transaction.
-        """
-        with self._write() as session:
-            audit.append_drafts(session, events)
-            return journal.finish(session, rotation_id, ok, error)
+        """Close the journal entry as ``done`` or ``failed``; finishing twice changes nothing."""
+        with self.journal_write() as write:
+            return write.finish(rotation_id, ok, error)
 
     def open_rotation(self, credential: CredentialRef) -> Rotation | None:
         """The credential's unfinished rotation, to resume after a crash."""
@@ -520,14 +499,10 @@ class Store:
         last_error: str | None,
         *,
         last_rotation_at: dt.datetime | None = None,
-        events: Sequence[EventDraft] = (),
     ) -> Credential:
-        """Plan the next rotation and record the outcome of the last attempt (and ``events``, in
-        the same transaction)."""
-        with self._write() as session:
-            audit.append_drafts(session, events)
-            return leases.set_schedule(
-                session,
+        """Plan the next rotation and record the outcome of the last attempt."""
+        with self.journal_write() as write:
+            return write.set_schedule(
                 credential,
                 next_rotation_at,
                 failed_attempts,
@@ -581,17 +556,13 @@ class Store:
         lease_seconds: float,
         *,
         now: dt.datetime | None = None,
-        events: Sequence[EventDraft] = (),
     ) -> Credential:
         """Extend ``owner``'s lease; raises LeaseLostError if someone else holds it or none does.
 
         A lease past its expiry that nobody else claimed is still ours: renewing it is safe.
-        ``events`` are appended to the audit trail in the same transaction (not if the lease is lost).
         """
-        with self._write() as session:
-            renewed = leases.renew(session, credential, owner, lease_seconds, now=now)
-            audit.append_drafts(session, events)
-            return renewed
+        with self.journal_write() as write:
+            return write.renew_lease(credential, owner, lease_seconds, now=now)
 
     def release(self, credential: CredentialRef, owner: str) -> bool:
         """Give up ``owner``'s lease; ``False`` if it did not hold one (nothing changes then)."""
