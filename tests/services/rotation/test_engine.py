@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from certrotor.crypto import utcnow
 from certrotor.errors import CredentialBusyError
@@ -24,7 +24,7 @@ from certrotor.services import health
 from certrotor.services.rotation import lease_holder_is_dead
 from certrotor.store import RotationStep, Strategy, VersionState
 
-from .._support import DAY, ServiceWorld
+from .._support import DAY, ServiceWorld, assert_settled
 from ._support import MANUAL, actions, rotator
 
 
@@ -105,10 +105,14 @@ class TestEvents:
 class TestEconomy:
     """A rotation commits once a journal step: the start, then the end of each of the six steps."""
 
-    def test_an_overlap_rotation_commits_once_a_step(self, world: ServiceWorld) -> None:
+    @pytest.mark.parametrize("backend", ["world", pytest.param("postgres_world", marks=pytest.mark.postgres)])
+    def test_an_overlap_rotation_commits_once_a_step(
+        self, backend: str, request: pytest.FixtureRequest
+    ) -> None:
         """Seven store transactions write: start, prepare, upload, verify, activate, deliver, retire."""
+        world: ServiceWorld = request.getfixturevalue(backend)
         world.enrol("app1", strategy=Strategy.OVERLAP)
-        store_file = world.settings().resolved_database_url.removeprefix("sqlite:///")
+        store_database = make_url(world.settings().resolved_database_url).database
         written: list[str] = []
 
         def wrote(connection: Connection, _cursor: object, statement: str, *_rest: object) -> None:
@@ -116,7 +120,8 @@ class TestEconomy:
                 connection.info["test_wrote"] = True
 
         def committed(connection: Connection) -> None:
-            if connection.info.pop("test_wrote", False) and connection.engine.url.database == store_file:
+            wrote_store = connection.engine.url.database == store_database
+            if connection.info.pop("test_wrote", False) and wrote_store:
                 written.append("commit")
 
         def rolled_back(connection: Connection) -> None:
@@ -133,6 +138,7 @@ class TestEconomy:
             event.remove(Engine, "before_cursor_execute", wrote)
         assert outcome.status == "rotated"
         assert len(written) == 7
+        assert_settled(world, "app1")
 
 
 STEAL_LEASE = """
