@@ -256,12 +256,6 @@ def select_due(among: int, root: Path) -> tuple[float, float, float]:
     return build_seconds, statistics.median(selects), statistics.median(claims)
 
 
-def token_grants(emulator: RunningEmulator) -> int:
-    """Access tokens the emulator has granted so far (its write-behind flushed first)."""
-    granted: int = emulator.counters().get("token_grants_total", 0)
-    return granted
-
-
 def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
     """Per rotation: requests by kind and SQL commits (store writes, store reads, the emulator's), cold
     and warm (management tokens cached)."""
@@ -317,22 +311,17 @@ def economy(count: int, root: Path) -> dict[str, dict[str, float]]:
                     if warm:
                         health.check_all(runtime, names)  # the daemon's observation: tokens cached
                     rotator = Rotator(runtime, owner="bench", actor="bench")
-                    grants_before = token_grants(emulator)
                     before, commits_before = counter.snapshot(), dict(commits)
                     for name in names:
                         outcome = rotator.rotate(name, RotationTrigger.MANUAL)
                         if outcome.status != "rotated":
                             raise SystemExit(f"rotation of {name}: {outcome.status} {outcome.message}")
                     used = counter.snapshot() - before
-                    # The emulator answers token requests ahead of its middleware stack, where the
-                    # counter sits: they are counted from the emulator's own grant counter.
-                    grants = token_grants(emulator) - grants_before
-                    lists, other = used["certificate lists"], used["other"]
                     figures[label] = {
-                        "requests": (grants + lists + other) / count,
-                        "token grants": grants / count,
-                        "certificate lists": lists / count,
-                        "other": other / count,
+                        "requests": sum(used.values()) / count,
+                        "token grants": used["token grants"] / count,
+                        "certificate lists": used["certificate lists"] / count,
+                        "other": used["other"] / count,
                     }
                     for kind, total in commits.items():
                         figures[label][kind] = (total - commits_before[kind]) / count
