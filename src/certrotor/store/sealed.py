@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from certrotor.config import Settings
 
 
-
 def secrets_aad(onboarding_id: int) -> bytes:
     """The associated data that binds a console onboarding's sealed secrets to its row."""
     return f"certrotor:web-onboarding:{onboarding_id}".encode()
+
 
 @dataclass(frozen=True, slots=True)
 class SealedColumn:
