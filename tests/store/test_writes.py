@@ -39,11 +39,16 @@ class TestJournalWrite:
         credential = store.add_credential(make_spec())
         store.claim(credential, "thief", 300)
         rotation = store.start_rotation(credential, RotationTrigger.MANUAL, Strategy.OVERLAP, None)
-        with pytest.raises(LeaseLostError), store.journal_write() as write:
-            version = write.add_version(credential, *make_pair())
-            write.advance(rotation.id, RotationStep.UPLOAD, new_version_id=version.id)
-            write.append_events([EventDraft(credential, "test", "prepare", EventOutcome.OK)])
-            write.renew_lease(credential, "me", 300)
+
+        def step_without_the_lease() -> None:
+            with store.journal_write() as write:
+                version = write.add_version(credential, *make_pair())
+                write.advance(rotation.id, RotationStep.UPLOAD, new_version_id=version.id)
+                write.append_events([EventDraft(credential, "test", "prepare", EventOutcome.OK)])
+                write.renew_lease(credential, "me", 300)
+
+        with pytest.raises(LeaseLostError):
+            step_without_the_lease()
         assert store.versions("orders") == []
         assert store.get_rotation(rotation.id).step is RotationStep.PREPARE
         assert store.events("orders") == []
